@@ -100,7 +100,8 @@ def test_bill_is_continuous_in_one_kwh_steps_to_1000():
 
 def test_contract_as_string_or_number():
     f = charge.tokyo_gas_1
-    assert f('50', 200) == f(50, 200) == f(50.0, 200) == f(' 50 ', 200) == 6176  # 1430 + 3313.8 + 1432.8 = 6176.6
+    # 1430 + 3313.8 + 1432.8 = 6176.6
+    assert f('50', 200) == f(50, 200) == f(50.0, 200) == f(' 50 ', 200) == 6176
     assert charge.amperage_key(30) == '30'
     assert charge.amperage_key('30') == '30'
 
@@ -190,7 +191,8 @@ def test_bad_tables_give_clear_errors():
         ({'base': 1, 'tiers': [[None, 1]], 'adders': [{'name': 'a'}]}, 'adders[0]: per_kwh must be'),
         ({'base': 1, 'tiers': [[None, 1]], 'adders': [{'name': 'a', 'per_kWh': 1}]},
          "adders[0]: unknown key 'per_kWh'"),
-        ({'base': 1, 'tiers': [[None, 1]], 'tier': 1}, "unknown key 'tier' (allowed: adders, base, name, tiers)"),
+        ({'base': 1, 'tiers': [[None, 1]], 'tier': 1},
+         "unknown key 'tier' (allowed: adders, base, name, tiers)"),
     ]
     for spec, start in cases:
         msg = raises(charge.get, spec)
