@@ -13,6 +13,7 @@ The period starts at 00:00 of the latest reading day on or before today; on the 
 itself the new period starts today.
 """
 
+from echonet import EchonetError, count_diff, to_kwh
 from timeutil import days_from_civil, civil_from_days, days_in_month, DAY
 
 MAX_HISTORY_DAYS = 99  # E5 accepts 0x00-0x63: today and up to 99 days back
@@ -125,13 +126,6 @@ def parse_ymd(text):
     return (y, m, d)
 
 
-def count_diff(new, old, digits):
-    """new - old for a counter that wraps at 10**digits (the meter's D7).  Same contract as
-    echonet.count_diff, kept here so billing stands alone."""
-    modulus = 10 ** digits
-    return (new - old) % modulus
-
-
 def _check_count(value, digits, what):
     """A cumulative count from the meter: int 0 .. 10**digits - 1, or None (no data).
     Values at or above 10**digits (e.g. 99999999 from a 6-digit meter) are treated as no data."""
@@ -153,12 +147,17 @@ def period_count(now_count, start_count, digits=DEFAULT_DIGITS):
     return count_diff(now_count, start_count, digits)
 
 
+def _kwh(count, coefficient, multiplier):
+    try:
+        return to_kwh(count, coefficient, multiplier)
+    except EchonetError:
+        raise BillingError('multiplier: unknown E1 unit')
+
+
 def period_kwh(now_count, start_count, digits, coefficient, multiplier):
-    """kWh used in the period (count x D3 coefficient x E1 unit); None when a count is missing."""
-    count = period_count(now_count, start_count, digits)
-    if count is None:
-        return None
-    return count * coefficient * multiplier
+    """kWh used in the period: count x D3 coefficient (None = 1) x E1 unit, via echonet.to_kwh;
+    None when a count is missing."""
+    return _kwh(period_count(now_count, start_count, digits), coefficient, multiplier)
 
 
 class BillingPeriod(object):
@@ -179,6 +178,8 @@ class BillingPeriod(object):
 
     def __init__(self, collect_date, digits=DEFAULT_DIGITS, baseline=None):
         self.collect_date = check_collect_date(collect_date)
+        if digits is None:   # the meter did not answer D7
+            digits = DEFAULT_DIGITS
         if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1 or digits > 8:
             raise BillingError('digits: must be 1-8 (D7)')
         self.digits = digits
@@ -277,10 +278,8 @@ class BillingPeriod(object):
         return count_diff(now_count, self.start_count, self.digits)
 
     def kwh(self, now_count, coefficient, multiplier):
-        count = self.count(now_count)
-        if count is None:
-            return None
-        return count * coefficient * multiplier
+        """count(now_count) in kWh (see period_kwh), or None."""
+        return _kwh(self.count(now_count), coefficient, multiplier)
 
     def baseline(self):
         """What the app persists (JSON-serialisable), or None when there is nothing to save."""

@@ -208,6 +208,10 @@ def test_rollover_at_ten_to_the_d7():
     raises(BillingError, billing.period_count, 1.5, 0, 6)
     kwh = billing.period_kwh(15, 999990, 6, 1, 0.1)
     assert abs(kwh - 2.5) < 1e-6
+    assert billing.period_kwh(3, 0, 7, 1, 0.1) == 0.3      # divided by 10, not times 0.1
+    assert billing.period_kwh(3, 0, 7, None, 0.01) == 0.03  # no D3: coefficient 1
+    assert billing.period_kwh(None, 0, 7, 1, 0.1) is None
+    raises(BillingError, billing.period_kwh, 3, 0, 7, 1, None)   # E1 unknown
 
 
 def slots(first):
@@ -313,6 +317,7 @@ def test_bad_saved_baseline_is_dropped_with_a_reason():
 def test_bad_arguments_raise_billing_error():
     raises(BillingError, BillingPeriod, 0)
     raises(BillingError, BillingPeriod, 22, 9)
+    assert BillingPeriod(22, None).digits == 8     # D7 unknown: the widest counter
     raises(BillingError, BillingPeriod(22).count, 5)      # update() not called yet
     bp = BillingPeriod(22, 6)
     bp.update(at(2025, 1, 25))
