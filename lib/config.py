@@ -21,11 +21,10 @@ import log
 MASK = '****'
 
 AMBIENT_URL = 'http://ambidata.io'
-# Names the app can send to Ambient's d1..d8; the default is the original's four.
-AMBIENT_FIELDS = ('current_a', 'power_w', 'power_kw', 'period_kwh', 'charge_yen',
-                  'cumulative_kwh', 'reverse_kwh', 'rssi')
-AMBIENT_DEFAULT_FIELDS = {'d1': 'current_a', 'd2': 'power_kw', 'd3': 'period_kwh',
-                          'd4': 'charge_yen'}
+# What the app can send to Ambient's d1..d8: current (A), power (kW), period_kwh, period_yen
+# (this billing period), export_kwh (reverse direction).  The default is the original's four.
+AMBIENT_FIELDS = ('current', 'power', 'period_kwh', 'period_yen', 'export_kwh')
+AMBIENT_DEFAULT_FIELDS = {'d1': 'current', 'd2': 'power', 'd3': 'period_kwh', 'd4': 'period_yen'}
 
 _TOP = ('ambient', 'baseline_file', 'charge_func', 'collect_date', 'contract_amperage',
         'display', 'id', 'log_level', 'mqtt', 'ntp_host', 'password', 'recovery',
@@ -375,15 +374,28 @@ def _ambient_fields(fields):
     if not fields:
         raise ConfigError('ambient.fields: must map at least one of d1..d8 to a name')
     slots = ['d%d' % i for i in range(1, 9)]
-    out = {}
     for slot in fields:
         if slot not in slots:
             raise ConfigError('ambient.fields.%s: unknown key (known: d1..d8)' % slot)
+    out = {}
+    for slot in slots:   # in order, so messages do not depend on dict order
+        if slot not in fields:
+            continue
         name = fields[slot]
         if name not in AMBIENT_FIELDS:
             raise ConfigError('ambient.fields.%s: must be one of %s (got %r)'
                               % (slot, ', '.join(AMBIENT_FIELDS), name))
+        for other in out:
+            if out[other] == name:
+                raise ConfigError("ambient.fields.%s: '%s' is already sent as %s" % (slot, name, other))
         out[slot] = name
+    return out
+
+
+def _inverse(fields):
+    out = {}
+    for slot in fields:
+        out[fields[slot]] = slot
     return out
 
 
@@ -482,11 +494,13 @@ def _timezone(value):
 # ---- the result ----------------------------------------------------------------------------
 
 class Config(object):
-    """Checked settings.  Attributes: id, password, contract_amperage (int), collect_date (int or
-    tuple of 12), charge_func (name or None), tariff (table or None), charge (callable
-    f(contract, kwh) -> yen), ambient, mqtt, wifi (dict or None), display {'night': None or
-    {start, end (minutes), brightness}}, uart {tx, rx}, timezone (hours), tz_offset (seconds),
-    ntp_host, scan_cache, baseline_file (path or None), recovery (dict), log_level (int)."""
+    """Checked settings.  Attributes: id (also as rbid), password, contract_amperage (int),
+    collect_date (int or tuple of 12), charge_func (name or None), tariff (table or None),
+    charge (callable f(contract, kwh) -> yen), ambient, mqtt, wifi (dict or None),
+    ambient_fields (name -> 'dN'), display {'night': None or {start, end (minutes after
+    midnight), brightness}}, night ((start, end) or None), uart {tx, rx}, timezone (hours),
+    tz_offset (seconds), ntp_host, scan_cache, baseline_file (path or None), recovery (dict),
+    log_level (int)."""
 
     def __init__(self, raw):
         if not isinstance(raw, dict):
@@ -507,10 +521,16 @@ class Config(object):
             self.charge.base_milli(self.contract_amperage)   # offered by this tariff?
         except charge.ChargeError as e:
             raise ConfigError(str(e))
+        self.rbid = self.id   # the name the session layer uses
         self.ambient = _ambient(raw.get('ambient'))
+        # name -> 'dN' (e.g. {'current': 'd1', ...}): the default map when Ambient is off
+        self.ambient_fields = _inverse(self.ambient['fields'] if self.ambient
+                                       else AMBIENT_DEFAULT_FIELDS)
         self.mqtt = _mqtt(raw.get('mqtt'))
         self.wifi = _wifi(raw.get('wifi'))
         self.display = _display(raw.get('display'))
+        night = self.display['night']
+        self.night = (night['start'], night['end']) if night else None   # minutes, or None
         self.uart = _uart(raw.get('uart'))
         self.timezone = _timezone(raw.get('timezone'))
         self.tz_offset = int(round(self.timezone * 3600))

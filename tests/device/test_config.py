@@ -47,8 +47,11 @@ def test_original_string_form_loads():
     assert cfg.charge(cfg.contract_amperage, 140) == 4743   # 1430 + 23.67*140 = 4743.8
     assert cfg.ambient == {'channel_id': 12345, 'write_key': WRITE_KEY,
                            'url': 'http://ambidata.io',
-                           'fields': {'d1': 'current_a', 'd2': 'power_kw', 'd3': 'period_kwh',
-                                      'd4': 'charge_yen'}}
+                           'fields': {'d1': 'current', 'd2': 'power', 'd3': 'period_kwh',
+                                      'd4': 'period_yen'}}
+    assert cfg.ambient_fields == {'current': 'd1', 'power': 'd2', 'period_kwh': 'd3',
+                                  'period_yen': 'd4'}
+    assert cfg.rbid == ID
 
 
 def test_numbers_and_text_both_load():
@@ -70,7 +73,7 @@ def test_defaults_of_optional_keys():
     assert cfg.scan_cache == '/flash/smm_scan.json'
     assert cfg.baseline_file == '/flash/smm_billing.json'
     assert cfg.recovery == {}
-    assert cfg.display == {'night': None}
+    assert cfg.display == {'night': None} and cfg.night is None
     assert cfg.night_brightness(0) is None
     assert cfg.log_level == 20
 
@@ -106,9 +109,11 @@ def test_mqtt_defaults_and_values():
 
 def test_ambient_options():
     cfg = config.load(original(ambient={'channel_id': 1, 'write_key': WRITE_KEY,
-                                        'url': 'http://localhost:8080/', 'fields': {'d1': 'power_w'}}))
+                                        'url': 'http://localhost:8080/',
+                                        'fields': {'d1': 'power', 'd5': 'export_kwh'}}))
     assert cfg.ambient['url'] == 'http://localhost:8080'
-    assert cfg.ambient['fields'] == {'d1': 'power_w'}
+    assert cfg.ambient['fields'] == {'d1': 'power', 'd5': 'export_kwh'}
+    assert cfg.ambient_fields == {'power': 'd1', 'export_kwh': 'd5'}
     # the original's example had both empty: Ambient is off
     assert config.load(original(ambient={'channel_id': '', 'write_key': ''})).ambient is None
     assert config.load(original(ambient=None)).ambient is None
@@ -129,6 +134,7 @@ def test_data_driven_tariff_instead_of_charge_func():
 def test_display_night_window():
     cfg = config.load(original(display={'night': {'brightness': 5}}))
     assert cfg.display['night'] == {'start': 1380, 'end': 360, 'brightness': 5}
+    assert cfg.night == (1380, 360)
     for minute, expect in ((1379, None), (1380, 5), (0, 5), (359, 5), (360, None), (720, None)):
         assert cfg.night_brightness(minute) == expect, minute
     cfg = config.load(original(display={'night': {'start': '01:00', 'end': '05:30'}}))
@@ -173,10 +179,13 @@ ERRORS = [
      'ambient.chanel_id: unknown key (known: channel_id, fields, url, write_key)'),
     ({'ambient': {'channel_id': '1', 'write_key': WRITE_KEY, 'url': 'ftp://x'}},
      "ambient.url: must start with http:// or https:// (got 'ftp://x')"),
-    ({'ambient': {'channel_id': '1', 'write_key': WRITE_KEY, 'fields': {'d9': 'power_w'}}},
+    ({'ambient': {'channel_id': '1', 'write_key': WRITE_KEY, 'fields': {'d9': 'power'}}},
      'ambient.fields.d9: unknown key (known: d1..d8)'),
     ({'ambient': {'channel_id': '1', 'write_key': WRITE_KEY, 'fields': {'d1': 'volts'}}},
      "ambient.fields.d1: must be one of %s (got 'volts')" % ', '.join(config.AMBIENT_FIELDS)),
+    ({'ambient': {'channel_id': '1', 'write_key': WRITE_KEY,
+                  'fields': {'d1': 'power', 'd2': 'power'}}},
+     "ambient.fields.d2: 'power' is already sent as d1"),
     ({'ambient': {'channel_id': '1', 'write_key': WRITE_KEY, 'fields': {}}},
      'ambient.fields: must map at least one of d1..d8 to a name'),
     ({'uart': {'rx': 40}}, 'uart.rx: must be a whole number 0-39 (got 40)'),
