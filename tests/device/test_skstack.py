@@ -10,6 +10,7 @@ METER_A1 = 'FE80:0000:0000:0000:021C:6400:03DD:6393'   # V18 (RL7023 Stick-D/IPS
 STICK_A1 = 'FE80:0000:0000:0000:1207:23FF:FEA0:77E3'
 METER_C2 = 'FE80:0000:0000:0000:C2F9:4500:4058:B5FB'   # V15 (RS-WSUHA-P)
 DONGLE_C2 = 'FE80:0000:0000:0000:021D:1291:0004:E578'
+RXZ = ('ERXUDP %s %s' % (Z, Z)).encode()     # ERXUDP header start, zeroed addresses
 ALL_VECTORS = ('V01', 'V03', 'V04', 'V07', 'V08', 'V09', 'V12', 'V13', 'V15', 'V17', 'V18',
                'V19', 'V21', 'V22', 'V23', 'V24', 'V25', 'V26', 'V27', 'V28', 'V29', 'V30',
                'V33', 'V36', 'V38', 'V40', 'V41', 'V42')
@@ -118,7 +119,8 @@ def test_v04_dse_einfo_side_and_masked_secrets():
 
 
 def test_einfo_bp35a1_ffe():
-    items = parse(b'EINFO FE80:0000:0000:0000:021D:1290:0004:263D 001D12900004263D 21 FFFF FFFE\r\n')
+    items = parse(b'EINFO FE80:0000:0000:0000:021D:1290:0004:263D 001D12900004263D '
+                  b'21 FFFF FFFE\r\n')
     assert items[0].kind == 'info' and items[0].side == 'FFFE'
     assert items[0].channel == 0x21 and items[0].pan_id == 0xFFFF
 
@@ -367,14 +369,14 @@ def test_zero_length_erxudp():
 def test_malformed_erxudp_gives_errors_and_the_next_line_still_parses():
     tail = b'EVENT 21 ' + Z.encode() + b' 00\r\n'
     cases = [
-        b'ERXUDP ' + Z.encode() + b' ' + Z.encode() + b' 0E1A 0E1A\r\n',          # too few
+        RXZ + b' 0E1A 0E1A\r\n',          # too few
         erxudp_line(Z, Z, '0E1A', '0E1A', '0000000000000000', '1', '10810G'),      # bad hex
-        b'ERXUDP ' + Z.encode() + b' ' + Z.encode() + b' 0E1A 0E1A 0000000000000000 1 0012 1081\r\n',
-        b'ERXUDP ' + Z.encode() + b' ' + Z.encode() + b' 0E1A 0E1A 0000000000000000 1 0002 108100\r\n',
-        b'ERXUDP ' + Z.encode() + b' ' + Z.encode() + b' 0E1A 0E1A 0000000000000000 1 0002 \x10\x81\x00\r\n',
-        b'ERXUDP ' + Z.encode() + b' ' + Z.encode() + b' ZZZZ 0E1A 0000000000000000 1 0002 1081\r\n',
-        b'ERXUDP ' + Z.encode() + b' ' + Z.encode() + b' 0E1A 0E1A 0000000000000000 X 0002 1081\r\n',
-        b'ERXUDP ' + Z.encode() + b' ' + Z.encode() + b' 0E1A 0E1A 0000000000000000 0002 1081\r\n',
+        RXZ + b' 0E1A 0E1A 0000000000000000 1 0012 1081\r\n',
+        RXZ + b' 0E1A 0E1A 0000000000000000 1 0002 108100\r\n',
+        RXZ + b' 0E1A 0E1A 0000000000000000 1 0002 \x10\x81\x00\r\n',
+        RXZ + b' ZZZZ 0E1A 0000000000000000 1 0002 1081\r\n',
+        RXZ + b' 0E1A 0E1A 0000000000000000 X 0002 1081\r\n',
+        RXZ + b' 0E1A 0E1A 0000000000000000 0002 1081\r\n',
         b'ERXUDP ' + b'A' * 300 + b'\r\n',
         b'ERXUDP\r\n',
     ]
@@ -388,16 +390,16 @@ def test_malformed_erxudp_gives_errors_and_the_next_line_still_parses():
 
 
 def test_datalen_larger_than_the_buffer_is_an_error_not_a_stall():
-    line = b'ERXUDP ' + Z.encode() + b' ' + Z.encode() + b' 0E1A 0E1A 0000000000000000 1 FFFF \x10\x81\r\n'
+    line = RXZ + b' 0E1A 0E1A 0000000000000000 1 FFFF \x10\x81\r\n'
     items = parse(line + b'OK\r\n', flush=False)
     assert kinds(items) == ['erxudp', 'ok']
     assert 'large' in items[0].error
 
 
 def test_truncated_erxudp_at_end_of_input():
-    for data in (b'ERXUDP ' + Z.encode() + b' ' + Z.encode() + b' 0E1A 0E1A 0000000000000000 1 0012 \x10\x81\x00',
-                 b'ERXUDP ' + Z.encode() + b' ' + Z.encode() + b' 0E1A 0E1A 0000000000000000 1 0012 108100',
-                 b'ERXUDP ' + Z.encode() + b' ' + Z.encode() + b' 0E1A'):
+    for data in (RXZ + b' 0E1A 0E1A 0000000000000000 1 0012 \x10\x81\x00',
+                 RXZ + b' 0E1A 0E1A 0000000000000000 1 0012 108100',
+                 RXZ + b' 0E1A'):
         items = parse(data, flush=False)
         assert items == []                    # still waiting for the rest
         items = parse(data)
