@@ -39,6 +39,7 @@ PERIOD_Y = 33
 BOX_KWH = (3, 45, 70, 25)
 BOX_YEN = (73, 45, 84, 25)
 LABEL_Y = 70
+GUTTER = 3             # px kept free at the right of the left column's texts
 
 # Chart page: 48 half-hour slots of 3 px (2 px bar, 1 px gap), centred.
 CHART_SLOTS = 48
@@ -390,13 +391,17 @@ class View:
     def _print(self, text, x, y, color):
         self._lcd.print(text, x, y, color)
 
-    def _put(self, box, top, text, color, fonts):
-        """Fill box black, print text at its left in the largest font that fits, bottom-aligned
-        with the largest font's line that starts at row `top`."""
+    def _put(self, box, top, text, color, fonts, right=False):
+        """Fill box black, print text in the largest font that fits, at the box's left (with a
+        gutter before the right column) or flush right, bottom-aligned with the largest font's
+        line that starts at row `top`."""
         x, y, w, h = box
         self._fill(x, y, w, h, BLACK)
-        font = self._fit_font(text, w, fonts)
+        room = w if right else w - GUTTER
+        font = self._fit_font(text, room, fonts)
         drop = self._height(fonts[0]) - self._height(font)
+        if right:
+            x = x + w - self._width(text)
         self._use(font)
         self._print(text, x, top + (drop if drop > 0 else 0), color)
 
@@ -561,7 +566,7 @@ class View:
     def _draw_labels(self):
         self._use(self._fsmall)
         self._print('kWh', BOX_KWH[0], LABEL_Y, GREY)
-        self._print('Yen', BOX_YEN[0], LABEL_Y, GREY)
+        self._print('Yen', BOX_YEN[0] + BOX_YEN[2] - self._width('Yen'), LABEL_Y, GREY)
 
     def _refresh_main(self):
         if self.page != 'main' or self._status is not None:
@@ -593,41 +598,37 @@ class View:
                 self.shown['monthly_kwh'] = text
             else:
                 text = format_yen(value)
-                self._put(BOX_YEN, BOX_YEN[1], text, STALE if stale else ORANGE, self._big_fonts)
+                self._put(BOX_YEN, BOX_YEN[1], text, STALE if stale else ORANGE, self._big_fonts, True)
                 self.shown['fee_yen'] = text
 
     def _draw_current(self, value, stale):
-        """'12' large, 'A' small grey, then '/50A' grey when the contract is known and fits."""
+        """'12' large, 'A' small grey, then '/50A' grey when the contract is known and fits:
+        the value gets the largest font that fits, the contract takes what room is left
+        (FONT_Ubuntu, else the small font, else it is left out)."""
         color = STALE if stale else current_color(value, self.contract_a)
         text = format_current(value)
         x, y, w, h = BOX_CURRENT
         self._fill(x, y, w, h, BLACK)
         self._use(self._fsmall)
         unit_w = self._width('A')
-        contract = _number(self.contract_a)
-        limit = ''
-        limit_w = 0
-        if contract is not None:
-            limit = '/%dA' % _rint(contract)
-            self._use(self._fub)
-            limit_w = self._width(limit)
-        room = w - unit_w - 1               # for the value, and the contract after the unit
-        font = self._fit_font(text, room - 2 - limit_w, self._big_fonts)
+        room = w - GUTTER - unit_w - 1
+        font = self._fit_font(text, room, self._big_fonts)
         value_w = self._width(text)
-        if value_w + 2 + limit_w > room:    # no room for the contract: the value wins
-            limit = ''
-            font = self._fit_font(text, room, self._big_fonts)
-            value_w = self._width(text)
         big_h = self._height(self._f24)
-        value_h = self._height(font)
         self._use(font)
-        self._print(text, x, y + big_h - value_h, color)
+        self._print(text, x, y + big_h - self._height(font), color)
         ux = x + value_w + 1
         self._use(self._fsmall)
-        self._print('A', ux, y + big_h - self._height(self._fsmall) - 2, GREY)
-        if limit:
-            self._use(self._fub)
-            self._print(limit, ux + unit_w + 2, y + big_h - self._height(self._fub), GREY)
+        self._print('A', ux, y + big_h - self._height(self._fsmall), GREY)
+        contract = _number(self.contract_a)
+        if contract is not None:
+            limit = '/%dA' % _rint(contract)
+            lx = ux + unit_w + 2
+            for lf in (self._fub, self._fsmall):
+                self._use(lf)
+                if lx + self._width(limit) <= x + w - GUTTER:
+                    self._print(limit, lx, y + big_h - self._height(lf), GREY)
+                    break
         self.shown['current_a'] = text
 
     def _draw_power(self, value, stale):
@@ -641,7 +642,7 @@ class View:
             color = BLUE
         text, unit = format_power(value)
         text = text + unit
-        self._put(BOX_POWER, BOX_POWER[1], text, color, self._big_fonts)
+        self._put(BOX_POWER, BOX_POWER[1], text, color, self._big_fonts, True)
         self.shown['power'] = text
 
     def _draw_progress(self, previous):

@@ -6,7 +6,7 @@ from view import (format_power, format_current, format_kwh, format_yen, format_p
                   BLUE, ORANGE, RED, GREEN, GREY, STALE, BLACK)
 
 # glyph (w, h) per LoBo font number: Default 0, DejaVu18 1, DejaVu24 2, Ubuntu 3, DefaultSmall 8
-FAKE_FONTS = {0: (7, 12), 1: (10, 18), 2: (14, 24), 3: (8, 16), 8: (6, 9)}
+FAKE_FONTS = {0: (7, 12), 1: (10, 18), 2: (14, 24), 3: (7, 16), 8: (6, 9)}
 
 
 class FakeLcd:
@@ -235,12 +235,14 @@ def test_main_page_texts_colours_and_shown():
     assert lcd.printed('A')[4] == GREY
     assert lcd.printed('/50A')[4] == GREY and lcd.printed('/50A')[5] == 3
     pw = lcd.printed('1234W')
-    assert pw[4] == BLUE and pw[2] == 73 and pw[5] == 2
+    assert pw[4] == BLUE and pw[5] == 2
+    assert pw[2] + 5 * 14 == 157                        # the right column is flush right
     assert lcd.printed('11-22~11-26')[4] == ORANGE and lcd.printed('11-22~11-26')[3] == 33
     kwh = lcd.printed('123.4')
-    assert kwh[4] == ORANGE and (kwh[2], kwh[3]) == (3, 45)
+    assert kwh[4] == ORANGE and kwh[2] == 3
+    assert kwh[3] + FAKE_FONTS[kwh[5]][1] == 45 + 24             # on the DejaVu24 baseline
     yen = lcd.printed('3456')
-    assert yen[4] == ORANGE and (yen[2], yen[3]) == (73, 45)
+    assert yen[4] == ORANGE and (yen[2] + 4 * 14, yen[3]) == (157, 45)
 
 
 def test_fixed_labels_drawn_once_with_the_page():
@@ -281,23 +283,26 @@ def test_big_power_switches_to_kw():
 def test_text_that_does_not_fit_steps_down_the_font():
     lcd, v = make()
     v.update(readings(power=-12345, kwh=123456.0, yen=1234567), NOW)
-    for text, box_w in (('-12.3kW', 84), ('123456', 70), ('1234567', 84)):
+    for text, box_w in (('-12.3kW', 84), ('123456', 70 - view.GUTTER), ('1234567', 84)):
         call = lcd.printed(text)
         font = call[5]
         assert font != 2, text                           # DejaVu24 is too wide for these
         assert len(text) * FAKE_FONTS[font][0] <= box_w, text
 
 
-def test_contract_is_dropped_before_the_value_is_squeezed():
+def test_the_value_keeps_its_font_and_the_contract_gives_way():
     lcd, v = make(contract=100)
     v.update(readings(current=(60.0, 60.0)), NOW)
-    call = lcd.printed('120')
-    assert call is not None
-    assert lcd.printed('/100A') is None or call[5] != 2
-    # whatever is drawn stays inside the 70 px box
-    for c in lcd.prints():
+    assert lcd.printed('120')[5] == 2                   # DejaVu24, as for smaller values
+    limit = lcd.printed('/100A')
+    assert limit is None or limit[5] == 8               # only in the small font, if at all
+    for c in lcd.prints():                              # all inside the box, gutter kept
         if c[3] < 28 and c[2] < 73:
-            assert c[2] + len(c[1]) * FAKE_FONTS[c[5]][0] <= 73, c
+            assert c[2] + len(c[1]) * FAKE_FONTS[c[5]][0] <= 73 - view.GUTTER, c
+    lcd, v = make(contract=100)
+    v.update(readings(current=(10000.0, 10000.0)), NOW)  # absurd values still fit the box
+    call = lcd.printed('20000')
+    assert call[5] != 2 and call[2] + 5 * FAKE_FONTS[call[5]][0] <= 73 - view.GUTTER
 
 
 def test_stale_values_are_greyed_out():
