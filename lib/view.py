@@ -73,6 +73,10 @@ _MAIN_KEYS = ('current_a', 'power_w', 'period', 'monthly_kwh', 'fee_yen')
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
+class ViewError(ValueError):
+    pass
+
+
 def lcd_const(lcd, name):
     """lcd.NAME, or the documented LoBo number when the object does not carry it."""
     return getattr(lcd, name, _FALLBACK[name])
@@ -95,6 +99,14 @@ def _number(x):
     if x != x or x == _INF or x == _NINF:
         return None
     return x
+
+
+def contract_amps(value):
+    """The contract amperage from the config (50, 50.0 or '50') -> number, else None."""
+    if isinstance(value, str):
+        text = value.strip()
+        return int(text) if text.isdigit() else None
+    return _number(value)
 
 
 def _tenths(t):
@@ -313,7 +325,7 @@ class View:
                  day_level=100, night_level=20):
         self._lcd = lcd
         self._backlight = backlight
-        self.contract_a = contract_a
+        self.contract_a = contract_amps(contract_a)
         self.stale_after_s = stale_after_s
         self.flipped = bool(flipped)
         self.day_level = day_level
@@ -446,13 +458,16 @@ class View:
         return self.page
 
     def show_page(self, page):
+        """Go to 'main', 'chart' or 'diag' (ViewError for anything else)."""
         if page not in PAGES:
-            raise ValueError('unknown page')
+            raise ViewError('unknown page')
         if page != self.page:
             self.page = page
             self.redraw()
 
     def set_contract(self, contract_a):
+        """A new contract amperage (number or decimal string; None hides it)."""
+        contract_a = contract_amps(contract_a)
         if contract_a != self.contract_a:
             self.contract_a = contract_a
             self._raw.pop('current_a', None)
@@ -472,8 +487,9 @@ class View:
         self._refresh_main()
 
     def tick(self, now_s):
-        """Re-check staleness of the cached readings at time now_s."""
-        self.update(self._readings, now_s)
+        """Re-check staleness of the cached readings at time now_s (keeps a status screen)."""
+        self._now = now_s
+        self._refresh_main()
 
     def progress(self, percent, text):
         """Connecting: a centred status line and a progress bar (0-100 %) on the main page slot."""

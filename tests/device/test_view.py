@@ -516,6 +516,31 @@ def test_backlight_toggle_and_night():
     assert levels[-1] == 100                           # morning: the schedule takes over again
 
 
+def test_tick_keeps_the_status_screen():
+    lcd, v = make()
+    v.progress(30, 'Joining')
+    lcd.take()
+    v.tick(NOW + 100)
+    assert lcd.calls == [] and v.shown['page'] == 'progress'
+
+
+def test_contract_from_config_string_and_bad_page():
+    lcd, v = make(contract='50')
+    v.update(readings(current=(41.0, 0.0)), NOW)
+    assert lcd.printed('/50A') is not None and lcd.printed('41')[4] == ORANGE
+    lcd.take()
+    v.set_contract('fifty')                              # unusable: the contract is hidden
+    assert v.contract_a is None
+    assert [c[1] for c in lcd.prints()] == ['41', 'A'] and lcd.printed('41')[4] == BLUE
+    assert view.contract_amps(' 60 ') == 60 and view.contract_amps(True) is None
+    try:
+        v.show_page('settings')
+        raised = False
+    except view.ViewError:
+        raised = True
+    assert raised and v.page == 'main'
+
+
 def test_bad_readings_never_crash():
     lcd, v = make()
     v.update({'current_a': ('x', NOW), 'power_w': (float('inf'), NOW), 'period': ((1, 2), NOW),
