@@ -1,0 +1,201 @@
+"""lib/view.py drawn by the Pillow lcd stand-in (tools/uiflow/m5stack.py): the 160 x 80 frame has the
+expected colours in each region, texts stay inside their boxes and never overlap, flipping turns
+the panel picture upside down.  Saves build/test-view.png (main page) and build/test-view-pages.png
+(every page) for a look."""
+import collections
+import importlib
+import os
+import sys
+
+import pytest
+
+import view
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+UIFLOW = os.path.join(ROOT, "tools", "uiflow")
+BUILD = os.path.join(ROOT, "build")
+NOW = 1000
+
+# regions of the main page (x, y, w, h), as laid out by lib/view.py
+CURRENT = view.BOX_CURRENT
+POWER = view.BOX_POWER
+PERIOD = view.BOX_PERIOD
+KWH = view.BOX_KWH
+YEN = view.BOX_YEN
+
+
+@pytest.fixture
+def lcd():
+    """A fresh stand-in lcd; the stand-in modules (machine, utime, micropython, ...) are removed
+    from sys.modules and sys.path again afterwards so they cannot leak into other tests."""
+    if not os.path.exists(os.path.join(UIFLOW, "m5stack.py")):
+        pytest.skip("tools/uiflow/m5stack.py (the Pillow lcd stand-in) does not exist yet")
+    before = set(sys.modules)
+    sys.path.insert(0, UIFLOW)
+    try:
+        m5stack = importlib.import_module("m5stack")
+        screen = m5stack.lcd
+        screen._sim.reset()
+        yield screen
+    finally:
+        sys.path.remove(UIFLOW)
+        for name in set(sys.modules) - before:
+            del sys.modules[name]
+
+
+def readings(power=1234, current=(10.2, 2.1), kwh=123.4, yen=3456, age=0):
+    t = NOW - age
+    return {
+        "current_a": (current, t),
+        "power_w": (power, t),
+        "period": (((2026, 11, 22), (2026, 11, 26)), t),
+        "monthly_kwh": (kwh, t),
+        "fee_yen": (yen, t),
+    }
+
+
+def colours(img, box):
+    x, y, w, h = box
+    return collections.Counter({c: n for n, c in img.crop((x, y, x + w, y + h)).getcolors(w * h)})
+
+
+def rgb(c):
+    return ((c >> 16) & 255, (c >> 8) & 255, c & 255)
+
+
+def check_frame(screen):
+    """Every text inside the 160 x 80 screen, not clipped, no character dropped, no overlap."""
+    sim = screen._sim
+    assert sim.overlaps() == []
+    for rec in sim.texts:
+        assert 0 <= rec.x0 and rec.x1 <= 160 and 0 <= rec.y0 and rec.y1 <= 80, rec
+        assert not rec.clipped and not rec.dropped, rec
+
+
+def texts_of(screen, box):
+    return [rec.text for rec in screen._sim.texts_in(*box)]
+
+
+def test_main_page_regions_have_their_colours(lcd):
+    v = view.View(lcd, contract_a=50)
+    v.update(readings(), NOW)
+    img = lcd._sim.image()
+    assert img.size == (160, 80)
+    os.makedirs(BUILD, exist_ok=True)
+    lcd._sim.save_png(os.path.join(BUILD, "test-view.png"))
+
+    blue, orange, grey = rgb(view.BLUE), rgb(view.ORANGE), rgb(view.GREY)
+    cur = colours(img, CURRENT)
+    assert cur[blue] > 50 and cur[grey] > 20 and cur[orange] == 0      # value blue, 'A' '/50A' grey
+    pw = colours(img, POWER)
+    assert pw[blue] > 100 and pw[orange] == 0
+    per = colours(img, PERIOD)
+    assert per[orange] > 40 and per[blue] == 0
+    for box in (KWH, YEN):
+        c = colours(img, box)
+        assert c[orange] > 100 and c[blue] == 0
+    labels = colours(img, (0, view.LABEL_Y, 160, 80 - view.LABEL_Y))
+    assert labels[grey] > 20 and labels[orange] == 0
+
+    # the texts the stand-in records are the ones view.shown reports
+    assert texts_of(lcd, CURRENT) == ["12", "A", "/50A"] and v.shown["current_a"] == "12"
+    assert texts_of(lcd, POWER) == ["1234W"] == [v.shown["power"]]
+    assert texts_of(lcd, PERIOD) == ["11-22~11-26"] == [v.shown["period"]]
+    assert texts_of(lcd, KWH) == ["123.4"] == [v.shown["monthly_kwh"]]
+    assert texts_of(lcd, YEN) == ["3456"] == [v.shown["fee_yen"]]
+    check_frame(lcd)
+
+
+def test_warning_export_and_wide_numbers_fit(lcd):
+    v = view.View(lcd, contract_a=50)
+    v.update(readings(power=-12345, current=(48.0, 50.0), kwh=12345, yen=1234567), NOW)
+    img = lcd._sim.image()
+    assert colours(img, CURRENT)[rgb(view.RED)] > 50
+    pw = colours(img, POWER)
+    assert pw[rgb(view.GREEN)] > 50 and pw[rgb(view.BLUE)] == 0
+    assert v.shown["power"] == "-12.3kW" and v.shown["fee_yen"] == "1234567"
+    check_frame(lcd)
+    for box, key in ((POWER, "power"), (KWH, "monthly_kwh"), (YEN, "fee_yen")):
+        rec = [r for r in lcd._sim.texts if r.text == v.shown[key]][0]
+        x, y, w, h = box
+        assert x <= rec.x0 and rec.x1 <= x + w and y <= rec.y0 and rec.y1 <= y + h, rec
+
+
+def test_stale_values_show_no_live_colour(lcd):
+    v = view.View(lcd, contract_a=50)
+    v.update(readings(), NOW)
+    v.tick(NOW + 120)
+    img = lcd._sim.image()
+    counts = colours(img, (0, 0, 160, 80))
+    for live in (view.BLUE, view.ORANGE, view.RED, view.GREEN):
+        assert counts[rgb(live)] == 0
+    assert counts[rgb(view.STALE)] > 300
+    check_frame(lcd)
+
+
+def test_redraw_on_change_leaves_other_regions_untouched(lcd):
+    v = view.View(lcd, contract_a=50)
+    v.update(readings(), NOW)
+    before = lcd._sim.image()
+    version = lcd._sim.version
+    v.update(readings(), NOW + 1)
+    assert lcd._sim.version == version                      # nothing drawn at all
+    v.update(readings(power=987), NOW + 2)
+    after = lcd._sim.image()
+    for box in (CURRENT, PERIOD, KWH, YEN):
+        x, y, w, h = box
+        assert before.crop((x, y, x + w, y + h)).tobytes() == after.crop((x, y, x + w, y + h)).tobytes()
+    assert texts_of(lcd, POWER) == ["987W"]
+
+
+def test_flip_turns_the_panel_picture_upside_down(lcd):
+    v = view.View(lcd, contract_a=50)
+    v.update(readings(), NOW)
+    upright = lcd._sim.image()
+    v.flip()
+    assert v.shown["orientation"] == "landscape_flip"
+    flipped_panel = lcd._sim.image()
+    held = lcd._sim.image(view="held")
+    assert held.tobytes() == upright.tobytes()               # the user sees the same picture
+    assert flipped_panel.rotate(180).tobytes() == upright.tobytes()
+
+
+def test_every_page_renders_inside_the_screen(lcd):
+    from PIL import Image
+
+    v = view.View(lcd, contract_a=50)
+    shots = []
+    v.update(readings(), NOW)
+    shots.append(lcd._sim.image())
+    v.set_chart([0.1 + 0.02 * i for i in range(30)] + [None] * 18,
+                [0.3 + 0.1 * ((i % 12) / 6.0) for i in range(48)])
+    v.set_diag({"channel": 33, "lqi": 120, "rssi": -71, "uptime_s": 273905, "resets": 2,
+                "wifi": "ok", "mqtt": "connected", "queued": 4, "dropped": 0, "export_kwh": 12.3,
+                "free_heap": 23456, "last_error": "E7 timeout after 3 retries"})
+    assert v.next_page() == "chart"
+    check_frame(lcd)
+    chart = lcd._sim.image()
+    assert colours(chart, (0, view.CHART_TOP, 160, view.CHART_BASE - view.CHART_TOP + 1))[rgb(view.BLUE)] > 100
+    shots.append(chart)
+    assert v.next_page() == "diag"
+    check_frame(lcd)
+    assert [r.text for r in lcd._sim.texts] == v.shown["diag"]
+    shots.append(lcd._sim.image())
+    v.next_page()
+    v.progress(45, "Scanning channels")
+    check_frame(lcd)
+    prog = lcd._sim.image()
+    bar = colours(prog, (view.BAR_X, view.BAR_Y, view.BAR_W, view.BAR_H))
+    assert bar[rgb(view.BLUE)] == (view.BAR_W - 2) * 45 // 100 * (view.BAR_H - 2)
+    shots.append(prog)
+    v.error("Config error", "id: must be 32 characters (check SmartMeter.json)")
+    check_frame(lcd)
+    assert len(lcd._sim.texts) >= 3                        # title and a wrapped hint
+    shots.append(lcd._sim.image())
+
+    sheet = Image.new("RGB", (2 * 164, 3 * 84), (64, 64, 64))
+    for i, shot in enumerate(shots):
+        sheet.paste(shot, ((i % 2) * 164 + 2, (i // 2) * 84 + 2))
+    os.makedirs(BUILD, exist_ok=True)
+    sheet.resize((sheet.width * 2, sheet.height * 2), Image.NEAREST).save(
+        os.path.join(BUILD, "test-view-pages.png"))
