@@ -80,6 +80,12 @@ def _topic_prefix(text, what):
     return text
 
 
+def _seconds_ms(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise MqttPubError('bad %s: %r' % (what, value))
+    return int(value * 1000)
+
+
 def _offset_text(offset_s):
     sign = '+' if offset_s >= 0 else '-'
     m = abs(offset_s) // 60
@@ -216,8 +222,8 @@ class MqttPublisher:
             raise MqttPubError('bad port: %r' % (port,))
         self.port = port
         user = config.get('user') or None
-        self._user = user.encode() if user else None
-        password = config.get('password') or ''
+        self._user = str(user).encode() if user else None
+        password = str(config.get('password') or '')
         self._password = password
         self._pw_bytes = password.encode()
         self.client_id = str(config.get('client_id') or ('smartmeter-' + self.device_id))
@@ -225,10 +231,10 @@ class MqttPublisher:
         if not isinstance(keepalive, int) or not 0 <= keepalive < 65536:
             raise MqttPubError('bad keepalive_s: %r' % (keepalive,))
         self._keepalive = keepalive
-        self._retry_min = int(config.get('retry_min_s', DEFAULT_RETRY_MIN_S) * 1000)
-        self._retry_max = int(config.get('retry_max_s', DEFAULT_RETRY_MAX_S) * 1000)
-        if self._retry_min <= 0 or self._retry_max < self._retry_min:
-            raise MqttPubError('bad retry_min_s/retry_max_s')
+        self._retry_min = _seconds_ms(config.get('retry_min_s', DEFAULT_RETRY_MIN_S), 'retry_min_s')
+        self._retry_max = _seconds_ms(config.get('retry_max_s', DEFAULT_RETRY_MAX_S), 'retry_max_s')
+        if self._retry_max < self._retry_min:
+            raise MqttPubError('retry_max_s is below retry_min_s')
         prefix = _topic_prefix(config.get('topic_prefix') or 'smartmeter', 'topic_prefix')
         self.discovery_prefix = _topic_prefix(config.get('discovery_prefix') or 'homeassistant',
                                               'discovery_prefix')
@@ -281,7 +287,10 @@ class MqttPublisher:
 
     def publish_state(self, state):
         """Publish one refresh (a dict, keys as in the state JSON; timestamp as Unix seconds UTC,
-        period_start as (y, m, d)).  Returns True when sent; never raises on network errors."""
+        period_start as (y, m, d) or 'YYYY-MM-DD').  Returns True when sent; never raises on network
+        errors.  Values that are None or not numbers are left out of the JSON."""
+        if not isinstance(state, dict):
+            raise MqttPubError('state must be a dict')
         payload = self._state_json(state)
         self._last_state = payload
         if not self.has_export and state.get('export_kwh') is not None:
@@ -405,7 +414,8 @@ class MqttPublisher:
             if client is None:
                 client = self._factory(self.client_id.encode(), self.host, port=self.port,
                                        user=self._user, password=self._pw_bytes,
-                                       keepalive=self._keepalive, ssl=self.tls)
+                                       keepalive=self._keepalive, ssl=self.tls,
+                                       ssl_params={'server_hostname': self.host} if self.tls else {})
                 client.set_callback(self._on_message)
                 client.set_last_will(self._avail_t, b'offline', retain=True)
                 self._client = client
@@ -501,8 +511,8 @@ class MqttPublisher:
         ts = state.get('timestamp')
         if isinstance(ts, str):
             d['timestamp'] = ts
-        elif isinstance(ts, int) and not isinstance(ts, bool):
-            t = timeutil.from_epoch(ts + self._utc_offset)
+        elif isinstance(ts, (int, float)) and not isinstance(ts, bool):
+            t = timeutil.from_epoch(int(ts) + self._utc_offset)
             d['timestamp'] = '%04d-%02d-%02dT%02d:%02d:%02d%s' % (
                 t[0], t[1], t[2], t[3], t[4], t[5], self._offset_text)
         return json.dumps(d).encode()

@@ -43,6 +43,7 @@ def make_factory(world):
             self.pswd = password
             self.keepalive = keepalive
             self.ssl = ssl
+            self.ssl_params = ssl_params
             self.cb = None
             self.lw = None
             self.sock = None
@@ -415,11 +416,14 @@ def test_config_defaults_prefixes_and_ids():
     pub2, world2, _, _ = make({'host': 'h', 'tls': True})
     pub2.service(0)
     assert world2.clients[0].port == 8883 and world2.clients[0].ssl is True
+    assert world2.clients[0].ssl_params == {'server_hostname': 'h'}
+    assert world.clients[0].ssl_params == {}
 
 
 def test_bad_config_raises_module_error():
     for bad in ({'host': 'h', 'port': 'x'}, {'host': 'h', 'port': 70000}, {'host': 'h', 'topic_prefix': 'a/#'},
-                {'host': 'h', 'retry_min_s': 0}, {'host': 'h', 'keepalive_s': -1}):
+                {'host': 'h', 'retry_min_s': 0}, {'host': 'h', 'keepalive_s': -1},
+                {'host': 'h', 'retry_max_s': 'soon'}, {'host': 'h', 'retry_min_s': 10, 'retry_max_s': 5}):
         try:
             make(bad)
         except mqttpub.MqttPubError:
@@ -551,3 +555,14 @@ def test_install_sockets_swaps_the_module_global():
     ts = mqttpub.TimedSockets(FakeSocketModule(), 3)
     assert mqttpub.install_sockets(Simple, ts) == 'usocket'
     assert Simple.socket is ts
+
+
+def test_state_that_is_not_a_dict_raises_module_error():
+    pub, world, clock, _ = make()
+    pub.service(0)
+    try:
+        pub.publish_state([1, 2])
+        raise AssertionError('accepted a list')
+    except mqttpub.MqttPubError:
+        pass
+    assert pub.stats()['connected'] and publishes(world, b'smartmeter/dev1/state') == []
