@@ -102,6 +102,8 @@ def mutate(data, how):
     if kind == 'append':
         return data + extra
     if kind == 'flip':
+        if not data:
+            return data
         if pos == len(data):
             pos -= 1
         return data[:pos] + bytes([data[pos] ^ (extra[0] or 1)]) + data[pos + 1:]
