@@ -302,7 +302,8 @@ class View:
     """The screen.  `lcd` is the UIFlow lcd object, `backlight(level_percent)` optional.
 
     `update(readings, now_s)` takes a dict whose entries are (value, timestamp_s) pairs, the
-    timestamp on the same clock as now_s (seconds); an entry without a timestamp counts as stale:
+    timestamp on the same clock as now_s (int seconds keep the refresh free of allocation);
+    an entry without a timestamp counts as stale:
         'current_a':   total amperes, or the E8 pair (r_amps, t_amps), either may be None
         'power_w':     instantaneous power in W (negative = export)
         'period':      ((y, m, d) of the last reading day, (y, m, d) of the last update)

@@ -358,6 +358,23 @@ def test_redraw_only_on_change():
     assert lcd.calls == []
 
 
+def test_unchanged_refresh_allocates_nothing():
+    import gc
+    lcd, v = make()
+    r = readings(power=1234, current=(10.5, 2.25), kwh=123.4, yen=3456)
+    v.update(r, NOW)
+    lcd.take()
+    mem_alloc = getattr(gc, 'mem_alloc', None)        # MicroPython only
+    gc.collect()
+    before = mem_alloc() if mem_alloc else 0
+    for i in range(100):
+        v.update(r, NOW + 1)
+        v.tick(NOW + 2)
+    after = mem_alloc() if mem_alloc else 0
+    assert lcd.calls == []
+    assert after - before == 0, after - before
+
+
 def test_region_is_redrawn_when_only_its_colour_changes():
     lcd, v = make()
     v.update(readings(current=(39.0, 0.0)), NOW)
