@@ -1,12 +1,15 @@
 """MQTT publisher with Home Assistant discovery, on top of umqtt.simple.
 
-Publishes each refresh as one JSON state message, keeps a retained availability topic (last will
-"offline", "online" after each connect) and retained Home Assistant discovery configs, so the sensors
-appear in Home Assistant by themselves.  It is handed the MQTT client class (umqtt.simple's MQTTClient
-or a fake), the `mqtt` config dict, a clock (ticks_ms/ticks_diff/ticks_add) and an optional log
-callable `log(text)`.  It never raises on network errors (it counts them and retries later with an
-exponential back-off), makes at most one connect attempt per call, and never logs the password.
-TimedSockets gives umqtt.simple's sockets a timeout, because umqtt.simple has none of its own.
+Publishes each refresh as one JSON state message (`<topic_prefix>/<device_id>/state`, not retained;
+timestamp as ISO 8601 local time with its offset, e.g. "2026-11-26T00:00:00+09:00"), keeps a retained
+availability topic (`.../availability`: last will "offline", "online" after each connect) and retained
+Home Assistant discovery configs (`<discovery_prefix>/sensor/<device_id>/<object>/config`), and sends
+all of them again after every reconnect and whenever Home Assistant publishes "online" on its status
+topic.  It is handed the MQTT client class (umqtt.simple's MQTTClient or a fake), the `mqtt` config
+dict, a clock (ticks_ms/ticks_diff/ticks_add) and an optional log callable `log(text)`.  It never
+raises on network errors (it counts them and retries with an exponential back-off, no jitter), makes
+at most one connect attempt per call, and never logs the password.  TimedSockets gives umqtt.simple's
+sockets the timeout umqtt.simple lacks.
 """
 
 import timeutil
