@@ -110,6 +110,9 @@ def lint(path, source):
                 key = (name, kw.arg)
                 if key in BANNED_KEYWORDS:
                     add(node, BANNED_KEYWORDS[key])
+            if (name == "__init__" and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id in ("Exception", "ValueError", "OSError", "RuntimeError")):
+                add(node, "%s.__init__(self, ...) fails on MicroPython: use super().__init__(...)" % node.func.value.id)
             if name in ("startswith", "endswith") and node.args and isinstance(node.args[0], ast.Tuple):
                 add(node, "str.%s(tuple) is not in MicroPython 1.11: test each prefix" % name)
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):

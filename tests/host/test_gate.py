@@ -18,6 +18,7 @@ BAD = {
     "split_kw": "s = 'a b'.split(maxsplit=1)\n",
     "startswith_tuple": "ok = 'ab'.startswith(('a', 'b'))\n",
     "time_ns": "import time\nt = time.time_ns()\n",
+    "exc_init": "class E(Exception):\n    def __init__(self, m):\n        Exception.__init__(self, m)\n",
 }
 
 
