@@ -904,3 +904,48 @@ def test_queue_with_real_client_over_fake_network_keeps_key_out_of_logs():
     for sock in net.sockets:
         assert sock.closed
         assert sock.ops[0][0] == 'settimeout'
+
+
+def _clean(prefix):
+    try:
+        import uos as os_
+    except ImportError:
+        import os as os_
+    for suffix in ('.pos', '.0', '.1', '.2', '.3', '.4', '.5', '.6', '.7', '.8'):
+        try:
+            os_.remove(prefix + suffix)
+        except OSError:
+            pass
+    names = []
+    for name in os_.listdir('/tmp'):
+        if ('/tmp/' + name).startswith(prefix):
+            names.append(name)
+    return names
+
+
+def test_real_files_spill_restart_and_drain():
+    # The default FileOps on the interpreter's own files (MicroPython's 'ab', seek, readline(n)).
+    prefix = '/tmp/smartmeter_ambient_test'
+    _clean(prefix)
+    clock = FakeClock()
+    q = AmbientQueue(FakeClient(clock), clock, store_path=prefix, ram_limit=4, file_limit=12,
+                     segments=3, wifi_ok=lambda: False)
+    for i in range(15):
+        q.add(rec(i))
+    q.flush()
+    assert q.in_file == 12 and q.dropped == 3
+    client = FakeClient(clock)
+    q2 = AmbientQueue(client, clock, store_path=prefix, ram_limit=4, file_limit=12, segments=3,
+                      batch_max=5)
+    assert q2.restored == 12
+    # flush() made room by dropping 3 of segment 0's 4 records: the first batch is the one left
+    # there (a batch never spans two segment files), the next a full one from segment 1.
+    run(q2, clock, 6)
+    assert [len(c[2]) for c in client.calls] == [1, 4]
+    client2 = FakeClient(clock)
+    q3 = AmbientQueue(client2, clock, store_path=prefix, ram_limit=4, file_limit=12, segments=3,
+                      batch_max=5)
+    assert q3.restored == 7
+    run(q3, clock, 60)
+    assert client.stored + client2.stored == [rec(i) for i in range(3, 15)]
+    assert _clean(prefix) == []
