@@ -432,6 +432,17 @@ def test_timers_fire_at_their_simulation_times(sim):
     assert len(fired) == 10
 
 
+def test_standin_module_list_is_complete(sim):
+    names = set(n[:-3] for n in os.listdir(UIFLOW) if n.endswith('.py'))
+    assert names == set(sim['uiflow_sim'].STANDIN_MODULES) == set(STANDINS)
+
+
+def test_timer_init_takes_keywords_only(sim):
+    machine = sim['machine']
+    with pytest.raises(TypeError):
+        machine.Timer(0).init(machine.Timer.PERIODIC, 100)
+
+
 def test_micropython_schedule_runs_at_the_next_tick(sim):
     micropython, utime = sim['micropython'], sim['utime']
     seen = []
@@ -713,3 +724,58 @@ def test_flash_paths_map_to_a_host_folder(sim, tmp_path):
     assert uos.uname().sysname == 'esp32'
     with pytest.raises(ValueError):
         ujson.loads('{bad')
+
+
+# ---------------------------------------------------------------------------------- with the other tools
+
+def test_uart_proxy_talks_to_the_bp35a1_emulator(sim):
+    machine, utime = sim['machine'], sim['utime']
+    from bp35emu import Emulator, VirtualClock
+    clock = VirtualClock()
+    utime._sim.clock = clock
+    emu = Emulator(clock)
+    machine._sim.uart_factory = lambda *a, **k: emu.uart
+    uart = machine.UART(1, tx=0, rx=26)
+    uart.init(115200, bits=8, parity=None, stop=1, timeout=2000)
+    uart.write(b'SKVER\r\n')
+    lines = []
+    while True:
+        line = uart.readline()
+        assert line is not None, lines
+        lines.append(line)
+        if line.startswith(b'OK'):
+            break
+    assert any(line.startswith(b'EVER ') for line in lines)
+    assert clock.now_ms() < 2000  # answered well inside the timeout
+
+
+def test_lib_view_draws_on_the_standin_lcd(sim):
+    lcd, axp = sim['m5stack'].lcd, sim['m5stack'].axp
+    import view
+    v = view.View(lcd, backlight=axp.setLcdBrightness, contract_a=40)
+    v.update({'current_a': (12.5, 100), 'power_w': (1234, 100), 'monthly_kwh': (123.4, 100),
+              'fee_yen': (3456, 100), 'period': (((2026, 11, 24), (2026, 11, 25)), 100)}, 100)
+    assert lcd.screensize() == (160, 80)
+    texts = [r.text for r in lcd._sim.texts]
+    assert v.shown['power'] in texts
+    assert not [r for r in lcd._sim.texts if r.clipped or r.dropped]
+    v.flip()
+    assert lcd._sim.image().size == (160, 80)
+    assert v.shown['power'] in [r.text for r in lcd._sim.texts]
+
+
+def test_max_step_caps_each_clock_step(sim):
+    utime, uiflow_sim = sim['utime'], sim['uiflow_sim']
+    steps = []
+
+    class CountingClock(uiflow_sim.SimClock):
+        def sleep_ms(self, ms):
+            steps.append(ms)
+            uiflow_sim.SimClock.sleep_ms(self, ms)
+
+    utime._sim.clock = CountingClock()
+    utime.sleep_ms(100)
+    assert steps == [100]
+    uiflow_sim.hub.max_step_ms = 20
+    utime.sleep_ms(100)
+    assert steps[1:] == [20] * 5

@@ -206,7 +206,7 @@ class Timer(object):
         if kwargs:
             self.init(**kwargs)
 
-    def init(self, mode=PERIODIC, period=-1, callback=None, freq=None, tick_hz=None):
+    def init(self, *, mode=PERIODIC, period=-1, callback=None, freq=None, tick_hz=None):
         if freq is not None:
             period = int(round(1000.0 / freq))
         if period is None or period < 0:

@@ -31,6 +31,12 @@ TICKS_HALF = TICKS_PERIOD // 2
 
 EPOCH_2000 = 946684800  # seconds from 1970-01-01 to 2000-01-01 (lib/timeutil.EPOCH_2000)
 
+# Module names of the stand-ins: a simulator that re-runs the app after a reset purges the
+# app's own modules from sys.modules but keeps these (they hold the simulated hardware).
+STANDIN_MODULES = ('uiflow_sim', 'utime', 'machine', 'm5stack', '_tft', 'wifiCfg', 'network',
+                   'ntptime', 'urequests', 'uos', 'ujson', 'ubinascii', 'ustruct',
+                   'micropython', 'uiflow')
+
 # True UTC time at power-on unless the simulator sets another (hub.set_world_time):
 # 2026-11-25 15:00 JST, the start of tools/bp35emu.py's default meter world.
 DEFAULT_WORLD_UTC = (2026, 11, 25, 6, 0, 0)
@@ -119,6 +125,9 @@ class Hub(object):
         self._dispatching = False
         self._sched = collections.deque()  # micropython.schedule queue
         self.sched_depth = 8
+        # Longest single clock.sleep_ms() step (None: as long as nothing is due).  With a
+        # real-time clock set e.g. 20 so presses from the UI thread are served promptly.
+        self.max_step_ms = None
         # World (true) UTC time at power-on, milliseconds since 1970.  What NTP answers.
         self.world_epoch_ms = _civil_to_epoch(*DEFAULT_WORLD_UTC) * 1000
         # The ESP32 RTC counts from 2000-01-01 00:00:00 at a cold boot.
@@ -325,6 +334,8 @@ class Hub(object):
             step = remaining
             if due is not None:
                 step = min(remaining, max(1, due - now))
+            if self.max_step_ms:
+                step = min(step, self.max_step_ms)
             self._clock.sleep_ms(step)
             after = self._observe()
             if after == now:
@@ -354,6 +365,12 @@ class Hub(object):
         if len(self._sched) >= self.sched_depth:
             raise RuntimeError('schedule queue full')
         self._sched.append((fn, arg))
+
+    # ------------------------------------------------------------------ network
+    def network_connected(self):
+        """Is the simulated Wi-Fi station associated now?  (For socket stand-ins.)"""
+        import network
+        return network._sim.connected()
 
     # ------------------------------------------------------------------ memory
     def mem_free_value(self):
