@@ -125,6 +125,14 @@ def test_lastx_continues_after_the_previous_text(sim):
     assert lcd._sim.texts[-1].x == third.x + lcd.textWidth('!')
 
 
+def test_print_position_counts_only_when_positional(sim):
+    lcd = sim['m5stack'].lcd
+    lcd.orient(lcd.LANDSCAPE)
+    lcd.print('ab', 5, 5)
+    lcd.print('cd', x=0, y=50)  # the firmware ignores keyword-only x/y and continues
+    assert lcd._sim.texts[-1][:2] == (5 + lcd.textWidth('ab'), 5)
+
+
 def test_text_too_wide_is_cut_at_a_whole_character(sim):
     lcd = sim['m5stack'].lcd
     lcd.orient(lcd.LANDSCAPE)
@@ -330,6 +338,17 @@ def test_release_and_long_press(sim):
     utime.sleep_ms(1000)
     assert events == ['press', 'release', 'press', 'long']
     assert not m5.btnA.isPressed()
+
+
+def test_long_press_right_at_power_on(sim):
+    m5, utime = sim['m5stack'], sim['utime']
+    events = []
+    m5.btnA.pressFor(0.5, lambda: events.append('long'))
+    m5.btnA.wasReleased(lambda: events.append('release'))
+    assert sim['uiflow_sim'].hub.now_ms() == 0
+    m5._sim.press('a', long=True)
+    utime.sleep_ms(2000)
+    assert events == ['long']
 
 
 def test_double_press_replaces_two_single_presses(sim):

@@ -119,7 +119,8 @@ class Button(object):
             self._press_time = t
         else:
             if self._release_time is None or t - self._release_time > _DEBOUNCE_MS:
-                if self._long_enabled and t - (self._press_time or t) > self._hold_ms:
+                held = t - self._press_time if self._press_time is not None else 0
+                if self._long_enabled and held > self._hold_ms:
                     self._pending.append(_LONG)
                 else:
                     self._pending.append(_RELEASE)
@@ -209,6 +210,7 @@ class ButtonSim(object):
             reqs = list(self._requests)
             self._requests.clear()
         for btn, kind, long_, double, hold_ms in reqs:
+            hub.event('button', '%s %s%s' % (btn._name, kind, ' long' if long_ else ' double' if double else ''))
             start = now
             if btn._edges:
                 start = max(now, btn._edges[-1][0] + 50)

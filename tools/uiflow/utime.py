@@ -65,7 +65,7 @@ def localtime(secs=None):
     """-> (year, month, mday, hour, minute, second, weekday 0=Monday, yearday 1..366)."""
     if secs is None:
         secs = time()
-    secs = int(secs)
+    secs = _int_arg(secs, 'secs')
     tu = uiflow_sim._timeutil()
     y, mo, d, h, mi, s, wd = tu.from_epoch(secs + tu.EPOCH_2000)
     yd = tu.days_from_civil(y, mo, d) - tu.days_from_civil(y, 1, 1) + 1
@@ -77,5 +77,5 @@ def mktime(tup):
     Out-of-range fields are normalised, as MicroPython does."""
     if len(tup) not in (8, 9):
         raise TypeError('mktime needs a tuple of length 8 or 9')
-    y, mo, d, h, mi, s = [int(v) for v in tup[:6]]
+    y, mo, d, h, mi, s = [_int_arg(v, 'field') for v in tup[:6]]
     return uiflow_sim._civil_to_epoch(y, mo, d, h, mi, s) - uiflow_sim.EPOCH_2000
