@@ -798,3 +798,61 @@ def test_max_step_caps_each_clock_step(sim):
     uiflow_sim.hub.max_step_ms = 20
     utime.sleep_ms(100)
     assert steps[1:] == [20] * 5
+
+
+APP = '''
+from m5stack import *
+import gc
+import machine
+import ntptime
+import utime
+import wifiCfg
+
+RESULT['boots'].append(machine.reset_cause())
+if machine.reset_cause() == machine.WDT_RESET:
+    raise SystemExit
+lcd.orient(lcd.LANDSCAPE)
+flipped = [False]
+
+
+def on_a():
+    flipped[0] = not flipped[0]
+    lcd.orient(lcd.LANDSCAPE_FLIP if flipped[0] else lcd.LANDSCAPE)
+
+
+btnA.wasPressed(on_a)
+wifiCfg.connect('ap', 'pw', 10000, block=True)
+ntp = ntptime.client(host='jp.pool.ntp.org', timezone=9)
+RESULT['clock'] = ntp.formatDatetime('-', ':')
+wdt = machine.WDT(timeout=5000)
+for i in range(5):
+    lcd.print('%d' % gc.mem_free(), 0, 0)
+    wdt.feed()
+    utime.sleep_ms(1000)
+RESULT['flipped'] = flipped[0]
+utime.sleep_ms(60000)
+'''
+
+
+def test_a_uiflow_style_app_runs_until_the_watchdog_and_reboots(sim, tmp_path):
+    import runpy
+    uiflow_sim, m5 = sim['uiflow_sim'], sim['m5stack']
+    uiflow_sim.hub.set_world_time(2026, 11, 25, 6, 0, 0)
+    uiflow_sim.hub.mem_free = 40960
+    app = tmp_path / 'SMM.py'
+    app.write_text(APP)
+    result = {'boots': []}
+    m5._sim.press('a')
+    for _ in range(3):
+        try:
+            runpy.run_path(str(app), init_globals={'RESULT': result}, run_name='__main__')
+        except SystemExit:
+            break
+        except uiflow_sim.MachineReset as exc:
+            result.setdefault('resets', []).append(exc.reason)
+            uiflow_sim.reboot(exc)
+    assert result['boots'] == [uiflow_sim.PWRON_RESET, uiflow_sim.WDT_RESET]
+    assert result['clock'].startswith('2026-11-25 15:00:0')
+    assert result['flipped'] is True
+    assert len(result['resets']) == 1 and 'watchdog' in result['resets'][0]
+    assert [t.text for t in m5.lcd._sim.texts] == []  # the screen was re-initialised
