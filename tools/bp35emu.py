@@ -1293,6 +1293,10 @@ class Emulator:
         self._emit(self._erxudp(m.ipv6, PORT_PANA, PORT_PANA, m.mac, False, payload, lqi=m.lqi))
 
     def _lifetime_s(self):
+        """Session-Lifetime the meter hands out (short in 'expire', where it is never re-authenticated
+        in time: the lapse hits the first request after it)."""
+        if self._sc('expire'):
+            return self.opts['expire_after_s']
         return self.session_lifetime
 
     def _join_done(self, arg):
@@ -1321,6 +1325,8 @@ class Emulator:
         self._sess_counter += 1
         self._sess_id = self._sess_counter
         life_ms = self._lifetime_s() * 1000
+        if self._sc('expire'):
+            return
         if self.regs[0x17]:
             self._at(self._t + life_ms * 8 // 10, self._reauth, self._sess_id)
         else:

@@ -282,9 +282,6 @@ def test_join_event25_then_node_profile_inf():
 
 
 def test_join_timing_is_about_2750_ms():
-    clock, emu = _mk()
-    _up(clock, emu, scan=False)
-    # the join is done long before 4 s; replay it and look for the EVENT 25 window
     clock2, emu2 = _mk()
     _cmd(clock2, emu2, 'SKSREG SFE 0\r\n')
     _cmd(clock2, emu2, 'SKSETRBID %s\r\n' % RBID)
@@ -546,6 +543,20 @@ def test_rx_buffer_overflow_drops_and_counts():
     assert emu.stats['dropped'] > 0
 
 
+def test_truth_before_anything_is_served_and_next_due():
+    clock, emu = _mk()
+    t = emu.truth()
+    assert t['time'] == emu.wall_start and t['served'] == [] and t['tid'] is None
+    assert t['cumulative_count'] == emu.meter.count_at(emu.wall_start)
+    assert (t['coefficient'], t['unit'], t['digits']) == (1, 0.1, 6)
+    due = emu.next_due_ms()                      # the meter's first half-hourly tick
+    assert 1800 * 1000 < due < 1900 * 1000
+    emu.uart.write(b'SKVER\r\n')
+    assert emu.next_due_ms() == 1                # the first echoed byte is on the wire
+    clock.sleep_ms(5)
+    assert emu.uart.read(3) == b'SKV'
+
+
 def test_readline_and_any():
     clock, emu = _mk()
     emu.uart.write(b'SKVER\r\n')
@@ -653,13 +664,16 @@ def test_scenario_join_fail():
 
 def test_scenario_expire():
     clock, emu = _mk(scenario='expire')
-    _up(clock, emu)
+    out = _up(clock, emu)
+    pana = [_erxudp_ascii(ln)['data'] for ln in _lines(out) if b' 02CC 02CC ' in ln]
+    assert b'\x00\x08\x00\x00\x00\x04\x00\x00\x00\x00\x00\x78' in pana[3]     # Session-Lifetime 120 s
     assert _get(clock, emu, 1, [0xE7])[0] is not None
     clock.sleep_ms(130 * 1000)
     frame, raw = _get(clock, emu, 2, [0xE7], 400)
     assert frame is None
     lines = _lines(raw)
     assert lines[1] == b'OK' and lines[2] == ('EVENT 29 %s' % emu.meter.ipv6).encode()
+    assert emu.stats['lost_answers'] == 0 and emu.stats['expired'] == 1
     assert not emu.session_active()
     assert _send(clock, emu, _frame(3, 0x62, [(0xE7, b'')]), 100) == b'FAIL ER10\r\n'
     out = _cmd(clock, emu, b'', 3500)
