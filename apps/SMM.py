@@ -1,0 +1,177 @@
+# SmartMeter for the M5StickC (UIFlow 1.x) with a ROHM BP35A1 Wi-SUN HAT.
+#
+# The UIFlow app: thin wiring only.  It builds the hardware (UART, lcd, buttons, Wi-Fi, NTP,
+# watchdog, sockets, MQTT client) and hands it to lib/app.py, which does the work.  Libraries
+# live in /flash/lib (make deploy), the config in /flash/SmartMeter.json.  Nothing here talks
+# to the meter, computes a bill or formats a number.
+import sys
+
+try:
+    import uos as os
+except ImportError:
+    import os
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+# On the device the user file system is /flash; the desktop simulator runs this same file in a
+# temporary folder laid out like /flash (make sim).
+FLASH = '/flash' if _exists('/flash/lib') else '.'
+if FLASH + '/lib' not in sys.path:
+    sys.path.insert(0, FLASH + '/lib')
+
+import gc
+import machine
+import utime
+import usocket
+from m5stack import lcd, btnA, btnB
+
+import log as logmod
+import config as cfgmod
+import timeutil
+
+try:
+    import uselect
+except ImportError:
+    uselect = None
+try:
+    from umqtt import simple as umqtt_simple
+except ImportError:
+    umqtt_simple = None
+try:
+    from m5stack import axp
+except ImportError:
+    axp = None
+
+WDT_TIMEOUT_MS = 120000
+
+
+class Hardware:
+    """What lib/app.py is handed (see the App docstring)."""
+
+
+def _wifi_connected():
+    import wifiCfg
+    for name in ('isconnected', 'is_connected'):
+        fn = getattr(wifiCfg, name, None)
+        if fn is not None:
+            return fn()
+    sta = getattr(wifiCfg, 'wlan_sta', None)
+    return bool(sta and sta.isconnected())
+
+
+def _wifi_start(cfg, logger):
+    """Start Wi-Fi without blocking: UIFlow's saved network, or the one in SmartMeter.json.
+    Never wifiCfg.autoConnect(lcdShow=True): it blocks forever when Wi-Fi fails."""
+    try:
+        import wifiCfg
+        if cfg.wifi:
+            wifiCfg.connect(cfg.wifi['ssid'], cfg.wifi['password'], 10000, block=False)
+        else:
+            wifiCfg.autoConnect(lcdShow=False)
+    except Exception as e:
+        logger.warning('Wi-Fi start: %s', e)
+
+
+def _ntp(cfg):
+    """UTC seconds since 1970 from NTP, through the firmware's ntptime."""
+    import ntptime
+    if hasattr(ntptime, 'client'):
+        # UIFlow >= 1.6.2: sets the RTC to local time (timezone hours).
+        ntptime.client(host=cfg.ntp_host, timezone=cfg.timezone)
+        return utime.time() + timeutil.EPOCH_2000 - cfg.timezone * 3600
+    # micropython-lib's ntptime: sets the RTC to UTC.
+    ntptime.host = cfg.ntp_host
+    ntptime.settime()
+    return utime.time() + timeutil.EPOCH_2000
+
+
+def _backlight(percent):
+    if axp is None:
+        return
+    try:
+        if percent <= 0:
+            axp.setLDO2State(False)
+        else:
+            axp.setLDO2State(True)
+            axp.setLcdBrightness(percent)
+    except Exception:
+        pass
+
+
+def _device_id():
+    try:
+        import ubinascii
+        return 'smm_' + ubinascii.hexlify(machine.unique_id()).decode()
+    except Exception:
+        return 'smartmeter'
+
+
+def _show_fatal(title, hint):
+    try:
+        from view import View
+        View(lcd).error(title, hint)
+    except Exception:
+        lcd.clear()
+        lcd.print(title, 0, 0, 0xffffff)
+
+
+def main():
+    logger = logmod.Logger('smm', clock=utime)
+    try:
+        cfg = cfgmod.load_file(FLASH + '/SmartMeter.json')
+    except cfgmod.ConfigError as e:
+        # A broken config: say what to fix, and wait (no reboot loop).
+        logger.error('config: %s', e)
+        _show_fatal('Config error', str(e))
+        while True:
+            utime.sleep_ms(1000)
+    logger.set_secrets(cfg.secrets())
+    logger.set_level(cfg.log_level)
+
+    uart = machine.UART(1, tx=cfg.uart['tx'], rx=cfg.uart['rx'])
+    uart.init(115200, bits=8, parity=None, stop=1, timeout=10)
+    _wifi_start(cfg, logger)
+
+    hw = Hardware()
+    hw.uart = uart
+    hw.lcd = lcd
+    hw.btnA = btnA
+    hw.btnB = btnB
+    hw.ticks = utime
+    hw.flash = FLASH
+    hw.wifi_connected = _wifi_connected
+    hw.ntp = lambda: _ntp(cfg)
+    hw.make_wdt = (lambda: machine.WDT(timeout=WDT_TIMEOUT_MS)) if hasattr(machine, 'WDT') else None
+    hw.reset = machine.reset
+    hw.socket = usocket
+    hw.select = uselect
+    hw.mqtt_simple = umqtt_simple
+    hw.mem_free = getattr(gc, 'mem_free', None)
+    hw.backlight = _backlight
+    hw.device_id = _device_id()
+
+    from app import App
+    delay = 10
+    while True:
+        try:
+            App(hw, cfg, logger).run()
+        except MemoryError as e:
+            logger.error('out of memory: %s', e)
+        except Exception as e:
+            # run() handles its own errors; this is the last guard: log, show, start again
+            # in-process with a growing pause (never a silent reboot loop).
+            logger.error('app stopped: %s', e)
+            _show_fatal('App error', str(e))
+        gc.collect()
+        utime.sleep_ms(delay * 1000)
+        delay = min(delay * 2, 600)
+
+
+main()

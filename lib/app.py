@@ -1,0 +1,570 @@
+"""The SmartMeter app: schedule, time, billing, screen and uploads, wired to the meter session.
+
+`App(hw, cfg, log)` is handed every piece of hardware by apps/SMM.py in `hw` (UART, lcd, buttons,
+ticks clock, Wi-Fi, NTP, watchdog factory, reset, socket module, MQTT client class, free-heap
+probe, backlight, flash root) and the checked config; it creates none of them.
+
+A drift-free schedule on ticks: current and power every 10 s (one request E7+E8; once a minute
+the same request also carries E0/E3 for this period's kWh and bill), an Ambient record every
+30 s, an MQTT state on every refresh.  Long waits inside the driver (scan, join) call `idle()`,
+so buttons, the watchdog and the uploads stay alive.  No step raises out of `run()`: errors are
+logged, counted and shown, and the loop goes on (no crash loop).  Secrets never reach the log,
+the screen or the uploads.
+"""
+
+try:
+    import gc
+except ImportError:  # pragma: no cover
+    gc = None
+
+from compat import const
+import timeutil
+from clock import WallClock, SOURCE_NTP
+from store import JsonStore
+from bp35a1 import Bp35a1, SkError
+from meter import MeterSession, MeterError
+from billing import BillingPeriod, ymd_text
+import echonet
+from view import View
+from ambient import Ambient, AmbientQueue
+from mqttpub import MqttPublisher, TimedSockets, install_sockets
+
+INSTANT_MS = const(10000)
+PERIOD_MS = const(60000)
+AMBIENT_MS = const(30000)
+SLICE_MS = const(50)          # longest sleep of the main loop: buttons answer within this
+IDLE_EVERY_MS = const(200)    # housekeeping during long driver waits
+MIN_UPTIME_FOR_RESET_S = const(900)
+AMBIENT_TIMEOUT_S = const(4)  # every socket step; the whole exchange is bounded too
+MQTT_TIMEOUT_S = const(3)
+
+
+class Every:
+    """A drift-free period on ticks: due times advance by the period, not from 'now'."""
+
+    def __init__(self, ticks, period_ms, start_now=True):
+        self.ticks = ticks
+        self.period = period_ms
+        now = ticks.ticks_ms()
+        self.next = now if start_now else ticks.ticks_add(now, period_ms)
+
+    def due(self, now):
+        if self.ticks.ticks_diff(now, self.next) < 0:
+            return False
+        self.next = self.ticks.ticks_add(self.next, self.period)
+        if self.ticks.ticks_diff(now, self.next) >= 0:
+            # Far behind (a long recovery): skip the missed slots instead of bursting.
+            late = self.ticks.ticks_diff(now, self.next) // self.period + 1
+            self.next = self.ticks.ticks_add(self.next, late * self.period)
+        return True
+
+    def ms_left(self, now):
+        return self.ticks.ticks_diff(self.next, now)
+
+
+class Backoff:
+    """Retry delays that double from `first_ms` up to `cap_ms`."""
+
+    def __init__(self, ticks, first_ms, cap_ms):
+        self.ticks = ticks
+        self.first = first_ms
+        self.cap = cap_ms
+        self.delay = first_ms
+        self.at = ticks.ticks_ms()
+
+    def ready(self, now):
+        return self.ticks.ticks_diff(now, self.at) >= 0
+
+    def failed(self, now):
+        self.at = self.ticks.ticks_add(now, self.delay)
+        self.delay = min(self.delay * 2, self.cap)
+
+    def succeeded(self, now, next_ms=None):
+        self.delay = self.first
+        self.at = self.ticks.ticks_add(now, next_ms if next_ms is not None else self.first)
+
+
+class Readings:
+    """The latest values and when (ticks) each arrived."""
+
+    def __init__(self):
+        self.power_w = None
+        self.current_r_a = None
+        self.current_t_a = None
+        self.instant_at = None
+        self.import_count = None
+        self.export_count = None
+        self.period_kwh = None
+        self.period_yen = None
+        self.export_kwh = None
+        self.import_kwh = None
+        self.period_at = None
+        self.period_start = None
+        self.period_label = None
+
+    @property
+    def current_a(self):
+        if self.current_r_a is None and self.current_t_a is None:
+            return None
+        return (self.current_r_a or 0) + (self.current_t_a or 0)
+
+
+class Mono:
+    """Monotonic seconds since start from wrapping ticks (called often, so never ambiguous)."""
+
+    def __init__(self, ticks):
+        self.ticks = ticks
+        self._last = ticks.ticks_ms()
+        self._ms = 0
+
+    def ms(self):
+        now = self.ticks.ticks_ms()
+        self._ms += self.ticks.ticks_diff(now, self._last)
+        self._last = now
+        return self._ms
+
+    def s(self):
+        return self.ms() // 1000
+
+
+class App:
+    def __init__(self, hw, cfg, log):
+        self.hw = hw
+        self.cfg = cfg
+        self.log = log
+        self.ticks = hw.ticks
+        self.view = View(hw.lcd, backlight=hw.backlight, contract_a=cfg.contract_amperage)
+        self.wall = WallClock(hw.ticks, cfg.timezone * 3600)
+        self.readings = Readings()
+        self.mono = Mono(hw.ticks)
+        self.screen = {}                      # what view.update() shows: key -> (value, mono_s)
+        self.tariff = cfg.charge
+        root = hw.flash
+        boots = JsonStore(root + '/smm_boots.json')
+        st = boots.load()
+        self.boots = (st.get('boots', 0) if isinstance(st, dict) else 0) + 1
+        boots.save({'boots': self.boots})
+        self.baseline_store = JsonStore(cfg.baseline_file)
+        self.billing = BillingPeriod(cfg.collect_date, baseline=self.baseline_store.load())
+        if self.billing.baseline_error:
+            log.warning('saved billing baseline ignored: %s', self.billing.baseline_error)
+        self.driver = Bp35a1(hw.uart, hw.ticks, log=log.child('wisun'),
+                             idle=self.idle)
+        self.session = MeterSession(self.driver, hw.ticks, cfg.rbid, cfg.password,
+                                    cache=JsonStore(cfg.scan_cache), settings=cfg.recovery,
+                                    log=log.child('meter'), on_inf=self._on_inf,
+                                    on_reset=self._on_reset_request)
+        self.ambient = self._make_ambient()
+        self.mqtt = self._make_mqtt()
+        self.wdt = None
+        self._pressed = {'a': False, 'a_long': False, 'b': False}
+        self._suppress_release = False
+        self._last_idle = self.ticks.ticks_ms()
+        self._in_idle = False
+        self.errors = 0
+        self.last_error = None
+        self.ntp = Backoff(self.ticks, 1000, 3600000)
+        self.connect_backoff = Backoff(self.ticks, 0, 600000)
+        self.today = None                    # (y, m, d) of the chart's "today"
+        self.chart_today = [None] * 49       # cumulative counts at 00:00 ... 24:00
+        self.chart_yesterday = [None] * 49
+        self.history_due = True
+        self.night = False
+        self._bind_buttons()
+
+    # ---- wiring -----------------------------------------------------------------------------
+
+    def _make_ambient(self):
+        a = self.cfg.ambient
+        if not a or self.hw.socket is None:
+            return None
+        client = Ambient(a['channel_id'], a['write_key'], url=a['url'], socket_module=self.hw.socket,
+                         timeout=AMBIENT_TIMEOUT_S, clock=self.ticks, select_module=self.hw.select)
+        return AmbientQueue(client, self.ticks, store_path=self.hw.flash + '/smm_ambient',
+                            log=self.log.child('ambient'), wifi_ok=self._wifi_ok)
+
+    def _make_mqtt(self):
+        m = self.cfg.mqtt
+        simple = self.hw.mqtt_simple
+        if not m or not m.get('host') or simple is None:
+            return None
+        install_sockets(simple, TimedSockets(self.hw.socket, MQTT_TIMEOUT_S, self.hw.select))
+        mlog = self.log.child('mqtt')
+        return MqttPublisher(simple.MQTTClient, m, self.ticks, log=mlog.info,
+                             device_id=self.hw.device_id, utc_offset_s=self.cfg.timezone * 3600)
+
+    def _bind_buttons(self):
+        hw = self.hw
+        if hw.btnA is not None:
+            hw.btnA.wasReleased(self._on_a)
+            hw.btnA.pressFor(0.8, self._on_a_long)
+        if hw.btnB is not None:
+            hw.btnB.wasReleased(self._on_b)
+
+    def _on_a(self):
+        if self._suppress_release:
+            self._suppress_release = False
+            return
+        self._pressed['a'] = True
+
+    def _on_a_long(self):
+        self._suppress_release = True
+        self._pressed['a_long'] = True
+
+    def _on_b(self):
+        self._pressed['b'] = True
+
+    def _buttons(self):
+        p = self._pressed
+        if p['a_long']:
+            p['a_long'] = False
+            self.view.toggle_backlight()
+        if p['a']:
+            p['a'] = False
+            self.view.flip()
+        if p['b']:
+            p['b'] = False
+            self._refresh_pages()
+            self.view.next_page()
+
+    def _error(self, where, err):
+        self.errors += 1
+        self.last_error = '%s: %s' % (where, err)
+        self.log.error('%s: %s', where, err)
+
+    # ---- idle work (also called from inside long driver waits) ------------------------------
+
+    def idle(self):
+        now = self.ticks.ticks_ms()
+        if self._in_idle or self.ticks.ticks_diff(now, self._last_idle) < IDLE_EVERY_MS:
+            return
+        self._in_idle = True
+        self._last_idle = now
+        try:
+            if self.wdt is not None:
+                self.wdt.feed()
+            self._buttons()
+            self._time_sync(now)
+            self._uploads(now)
+            self._screen()
+        except Exception as e:  # housekeeping must never break a meter wait
+            self._error('idle', e)
+        finally:
+            self._in_idle = False
+
+    def _wifi_ok(self):
+        try:
+            return bool(self.hw.wifi_connected())
+        except Exception:
+            return False
+
+    def _time_sync(self, now):
+        if not self.ntp.ready(now):
+            return
+        if not self._wifi_ok():
+            self.ntp.failed(now)
+            return
+        try:
+            utc = self.hw.ntp()
+        except Exception as e:
+            self.log.warning('NTP failed: %s', e)
+            self.ntp.failed(now)
+            return
+        if utc is not None and self.wall.set_utc(utc, SOURCE_NTP):
+            self.log.info('time from NTP')
+            self.ntp.succeeded(now, 86400000)   # resync daily
+        else:
+            self.ntp.failed(now)
+
+    def _uploads(self, now):
+        if self.ambient is not None:
+            self.ambient.service(self.wall.utc_ms())
+        if self.mqtt is not None:
+            self.mqtt.service(now)
+
+    # ---- meter ------------------------------------------------------------------------------
+
+    def _on_inf(self, frame):
+        """30-minute push of EA (and EB): the chart's half-hour point; meter time fallback."""
+        for epc, edt in frame.props:
+            if epc != 0xEA:
+                continue
+            try:
+                stamp, count = echonet.decode(0xEA, edt)
+            except Exception:
+                continue
+            if not self.wall.valid:
+                y, mo, d, h, mi, s = stamp
+                self.wall.set_local(timeutil.to_epoch(y, mo, d, h, mi, s))
+            self._chart_point(stamp, count)
+
+    def _chart_point(self, stamp, count):
+        y, mo, d, h, mi, _ = stamp
+        if self.today is None or count is None:
+            return
+        slot = h * 2 + (1 if mi >= 30 else 0)
+        if (y, mo, d) == self.today:
+            self.chart_today[slot] = count
+        elif slot == 0 and timeutil.days_from_civil(y, mo, d) == timeutil.days_from_civil(*self.today) + 1:
+            self.chart_today[48] = count
+
+    def _on_reset_request(self):
+        up = self.mono.s()
+        if up < MIN_UPTIME_FOR_RESET_S:
+            self.log.warning('reset requested after %d s of uptime: not resetting (loop guard)', up)
+            return
+        self.log.error('meter unreachable: resetting the device')
+        self.hw.reset()
+
+    def connect(self):
+        self.view.progress(0, 'Wi-SUN')
+
+        def progress(pct, text):
+            self.view.progress(pct, text)
+            self.idle()
+
+        try:
+            self.session.connect(progress)
+        except (MeterError, SkError) as e:
+            self._error('meter', e)
+            self.view.error('Meter not connected', str(e))
+            return False
+        s = self.session
+        self.log.info('joined: channel %d, LQI %s, coefficient %s, unit %s kWh, digits %s',
+                      s.pan.channel, s.lqi, s.coefficient, s.unit, s.digits)
+        self.billing.digits = s.digits if 1 <= s.digits <= 8 else 8
+        if not self.wall.valid:
+            self._time_from_meter()
+        self.history_due = True
+        return True
+
+    def _time_from_meter(self):
+        values = self.session.read((0x98, 0x97))
+        if values and values.get(0x98) and values.get(0x97):
+            if self.wall.set_from_meter(values[0x98], values[0x97]):
+                self.log.info('time from the meter (NTP not yet available)')
+
+    def _history(self):
+        """At start and when the period or the day rolls over: the period's start count and the
+        chart's history, from E2 (E5 = days back)."""
+        now_local = self.wall.local()
+        if now_local is None:
+            return
+        if self.billing.update(now_local):
+            self.log.info('billing period from %s', ymd_text(self.billing.start))
+        want = self.billing.wanted_day(now_local)
+        if want is not None:
+            hist = self.session.read_history(want)
+            if hist is not None and self.billing.take_history(hist, now_local):
+                self._save_baseline()
+        today = timeutil.from_epoch(now_local)[:3]
+        if today != self.today:
+            self.today = today
+            self.chart_today = [None] * 49
+            self.chart_yesterday = [None] * 49
+            for day, target in ((1, self.chart_yesterday), (0, self.chart_today)):
+                hist = self.session.read_history(day)
+                if hist is not None and hist[0] == day:
+                    for i, c in enumerate(hist[1]):
+                        target[i] = c
+            if self.chart_today[0] is not None:
+                self.chart_yesterday[48] = self.chart_today[0]
+        self.history_due = False
+
+    def _save_baseline(self):
+        b = self.billing.baseline()
+        if b is not None:
+            self.baseline_store.save(b)      # writes only when it changed
+
+    def _refresh(self, with_period):
+        epcs = (0xE7, 0xE8, 0xE0, 0xE3) if with_period else (0xE7, 0xE8)
+        values = self.session.read(epcs)
+        if values is None:
+            return False
+        r = self.readings
+        now = self.ticks.ticks_ms()
+        amps = values.get(0xE8) or (None, None)
+        r.power_w = values.get(0xE7)
+        r.current_r_a, r.current_t_a = amps
+        r.instant_at = now
+        t = self.mono.s()
+        self.screen['current_a'] = (amps, t)
+        self.screen['power_w'] = (r.power_w, t)
+        if with_period:
+            self._period(values, now)
+        return True
+
+    def _period(self, values, now):
+        r = self.readings
+        s = self.session
+        count = values.get(0xE0)
+        if count is None:
+            return
+        r.import_count = count
+        r.import_kwh = s.kwh(count)
+        r.export_count = values.get(0xE3)
+        r.export_kwh = s.kwh(r.export_count)
+        now_local = self.wall.local()
+        if now_local is None:
+            return
+        if self.billing.update(now_local):
+            self.history_due = True
+        kwh = self.billing.kwh(count, s.coefficient, s.unit)
+        self._save_baseline()
+        if kwh is None:
+            return
+        r.period_kwh = kwh
+        r.period_yen = self.tariff(self.cfg.contract_amperage, kwh)
+        r.period_start = self.billing.start
+        r.period_label = self.billing.label(now_local)
+        r.period_at = now
+        t = self.mono.s()
+        today = timeutil.from_epoch(now_local)[:3]
+        self.screen['period'] = ((self.billing.start, today), t)
+        self.screen['monthly_kwh'] = (kwh, t)
+        self.screen['fee_yen'] = (r.period_yen, t)
+
+    # ---- output -----------------------------------------------------------------------------
+
+    def _record(self):
+        """An Ambient record from the latest readings (None when there is nothing to send)."""
+        r = self.readings
+        utc_ms = self.wall.utc_ms()
+        if utc_ms is None or r.instant_at is None:
+            return None
+        rec = {'created': utc_ms}
+        f = self.cfg.ambient_fields.get
+        for name, value in (('current', r.current_a), ('power', None if r.power_w is None else r.power_w / 1000.0),
+                            ('period_kwh', r.period_kwh), ('period_yen', r.period_yen),
+                            ('export_kwh', r.export_kwh), ('import_kwh', r.import_kwh)):
+            slot = f(name)
+            if slot and value is not None:
+                rec[slot] = value
+        return rec
+
+    def _state_doc(self):
+        r = self.readings
+        s = self.session
+        doc = {
+            'power_w': r.power_w, 'current_r_a': r.current_r_a, 'current_t_a': r.current_t_a,
+            'import_kwh': r.import_kwh, 'period_kwh': r.period_kwh, 'period_yen': r.period_yen,
+            'period_start': ymd_text(r.period_start) if r.period_start else None,
+            'lqi': s.lqi, 'timestamp': self.wall.utc(),
+        }
+        if r.export_kwh is not None:
+            doc['export_kwh'] = r.export_kwh
+        return doc
+
+    def _screen(self):
+        if self.screen:
+            self.view.update(self.screen, self.mono.s())
+        else:
+            self.view.tick(self.mono.s())
+        self._night()
+
+    def _night(self):
+        sched = self.cfg.night
+        if not sched:
+            return
+        parts = self.wall.local_parts()
+        if parts is None:
+            return
+        minute = parts[3] * 60 + parts[4]
+        start, end = sched
+        night = (start <= minute < end) if start <= end else (minute >= start or minute < end)
+        if night != self.night:
+            self.night = night
+            self.view.set_night(night)
+
+    def _refresh_pages(self):
+        self.view.set_chart(self._half_hours(self.chart_today), self._half_hours(self.chart_yesterday))
+        self.view.set_diag(self.diagnostics())
+
+    def _half_hours(self, cum):
+        s = self.session
+        out = [None] * 48
+        for i in range(48):
+            a, b = cum[i], cum[i + 1]
+            if a is not None and b is not None:
+                out[i] = s.kwh((b - a) % (10 ** s.digits))
+        return out
+
+    def diagnostics(self):
+        s = self.session
+        up = self.mono.s()
+        d = {
+            'channel': s.pan.channel if s.pan else None, 'lqi': s.lqi, 'rssi': s.rssi,
+            'uptime_s': up, 'last_error': self.last_error or self.log.last_error(),
+            'resets': self.boots - 1, 'time': self.wall.source_name,
+            'export_kwh': self.readings.export_kwh,
+        }
+        if self.ambient is not None:
+            st = self.ambient.stats()
+            d['queued'] = st.get('queued')
+            d['dropped'] = st.get('dropped')
+        if self.mqtt is not None:
+            st = self.mqtt.stats()
+            d['mqtt'] = 'online' if st.get('connected') else 'offline'
+        if self.hw.mem_free is not None:
+            try:
+                d['free_heap'] = self.hw.mem_free()
+            except Exception:
+                pass
+        d['wifi'] = 'up' if self._wifi_ok() else 'down'
+        return d
+
+    # ---- main loop --------------------------------------------------------------------------
+
+    def run(self, forever=True):
+        self.log.info('SmartMeter starting (boot %d)', self.boots)
+        self.view.progress(0, 'starting')
+        connected = self.connect()
+        if self.hw.make_wdt is not None:
+            self.wdt = self.hw.make_wdt()     # armed only after start-up (field problem 13)
+        instant = Every(self.ticks, INSTANT_MS)
+        period = Every(self.ticks, PERIOD_MS)
+        upload = Every(self.ticks, AMBIENT_MS, start_now=False)
+        while True:
+            try:
+                now = self.ticks.ticks_ms()
+                if not connected:
+                    if self.connect_backoff.ready(now):
+                        connected = self.connect()
+                        if connected:
+                            self.connect_backoff.succeeded(now)
+                            self.view.redraw()
+                        else:
+                            self.connect_backoff.failed(now)
+                            if self.connect_backoff.delay == 0:
+                                self.connect_backoff.delay = 30000
+                elif instant.due(now):
+                    with_period = period.due(now)
+                    if self.history_due and self.wall.valid:
+                        self._history()
+                    if self._refresh(with_period or self.readings.period_at is None):
+                        if self.mqtt is not None:
+                            self.mqtt.publish_state(self._state_doc())
+                    self.session.poll(0)
+                    self._screen()
+                if upload.due(now) and self.ambient is not None:
+                    rec = self._record()
+                    if rec is not None:
+                        self.ambient.add(rec)
+                self._idle_now()
+                left = instant.ms_left(self.ticks.ticks_ms())
+                self.ticks.sleep_ms(max(1, min(SLICE_MS, left)))
+            except MemoryError as e:
+                if gc is not None:
+                    gc.collect()
+                self._error('memory', e)
+            except Exception as e:
+                self._error('loop', e)
+                self.ticks.sleep_ms(SLICE_MS)
+            if not forever:
+                return
+
+    def _idle_now(self):
+        self._last_idle = self.ticks.ticks_add(self.ticks.ticks_ms(), -IDLE_EVERY_MS)
+        self.idle()
+
+
