@@ -34,9 +34,10 @@ without changing anything; it assumes a fresh UIFlow >= 1.6.2 device (no /flash/
 /flash/apps, no SmartMeter.json, a built-in ntptime, MicroPython 1.11) unless told otherwise.
 
 Watching the device: `make monitor PORT=/dev/ttyUSB0` (pyserial's miniterm at 115200; Ctrl-]
-quits).  `screen /dev/ttyUSB0 115200` works too (Ctrl-A k quits).  A log copied out of the
-terminal decodes with `python tools/decode.py FILE` (or pasted on stdin).  mpremote needs the
-REPL: if it cannot enter the raw REPL, stop the running app (reset and connect right away).
+quits).  `screen /dev/ttyUSB0 115200` works too (Ctrl-A k quits).  The SKSTACK/ECHONET lines
+of a log copied out of the terminal decode with `python tools/decode.py FILE`, or paste them
+into `python tools/decode.py` and end with Ctrl-D.  mpremote needs the REPL: if it cannot
+enter the raw REPL, stop the running app (reset the StickC and run the command right away).
 
 Exit status: 0 done, 1 a device or mpremote step failed, 2 the host side is not ready
 (missing file, broken SmartMeter.json, wrong --mpy for the firmware).
@@ -525,10 +526,9 @@ def deploy(opts):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(
-        prog='deploy.py', description=__doc__.split('\n')[0],
-        epilog='monitor: `make monitor PORT=/dev/ttyUSB0` (miniterm, 115200) or '
-               '`screen /dev/ttyUSB0 115200`; decode a copied log with '
-               '`python tools/decode.py FILE`.  Run `pydoc tools/deploy.py` for the full story.')
+        prog='tools/deploy.py', description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage='%(prog)s (--port PORT | --dry-run | --mpy VER --build-only) [options]')
     p.add_argument('--port', help='serial port of the StickC, e.g. /dev/ttyUSB0')
     p.add_argument('--force', action='store_true',
                    help='copy SmartMeter.json even when the device already has one')
