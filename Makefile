@@ -33,7 +33,7 @@ bench: setup
 	@$(PY) tools/bench.py
 
 deploy: setup
-	@$(PY) tools/deploy.py --port $(PORT) $(if $(FORCE),--force,)
+	@$(PY) tools/deploy.py --port $(PORT) $(if $(FORCE),--force,) $(if $(DEPLOY_MPY),--mpy $(MPY),)
 
 monitor: setup
 	@$(PY) -m serial.tools.miniterm $(PORT) 115200

@@ -169,6 +169,8 @@ class App:
         self.chart_today = [None] * 49       # cumulative counts at 00:00 ... 24:00
         self.chart_yesterday = [None] * 49
         self.history_due = True
+        self.history_retry = Backoff(self.ticks, 60000, 1800000)
+        self.meter_id = None
         self.night = False
         self._bind_buttons()
 
@@ -332,11 +334,27 @@ class App:
         s = self.session
         self.log.info('joined: channel %d, LQI %s, coefficient %s, unit %s kWh, digits %s',
                       s.pan.channel, s.lqi, s.coefficient, s.unit, s.digits)
-        self.billing.digits = s.digits if 1 <= s.digits <= 8 else 8
+        self._check_meter()
         if not self.wall.valid:
             self._time_from_meter()
         self.history_due = True
         return True
+
+    def _check_meter(self):
+        """After every (re)join: a replaced meter (new MAC) counts from its own origin, so the
+        saved period start means nothing for it."""
+        s = self.session
+        meter_id = s.pan.addr if s.pan is not None else None
+        if meter_id == self.meter_id:
+            return
+        if self.meter_id is not None:
+            self.log.warning('the meter changed (%s): billing period starts again', meter_id)
+            self.billing = BillingPeriod(self.cfg.collect_date)
+            self.baseline_store.clear()
+            self.today = None
+            self.history_due = True
+        self.meter_id = meter_id
+        self.billing.digits = s.digits if 1 <= s.digits <= 8 else 8
 
     def _time_from_meter(self):
         values = self.session.read((0x98, 0x97))
@@ -357,6 +375,9 @@ class App:
             hist = self.session.read_history(want)
             if hist is not None and self.billing.take_history(hist, now_local):
                 self._save_baseline()
+            elif self.billing.wanted_day(now_local) is not None:
+                # Not answered (or no data for that day yet): ask again later, backing off.
+                self.history_retry.failed(self.ticks.ticks_ms())
         today = timeutil.from_epoch(now_local)[:3]
         if today != self.today:
             self.today = today
@@ -369,7 +390,7 @@ class App:
                         target[i] = c
             if self.chart_today[0] is not None:
                 self.chart_yesterday[48] = self.chart_today[0]
-        self.history_due = False
+        self.history_due = self.billing.wanted_day(now_local) is not None
 
     def _save_baseline(self):
         b = self.billing.baseline()
@@ -381,6 +402,7 @@ class App:
         values = self.session.read(epcs)
         if values is None:
             return False
+        self._check_meter()
         r = self.readings
         now = self.ticks.ticks_ms()
         amps = values.get(0xE8) or (None, None)
@@ -539,7 +561,7 @@ class App:
                                 self.connect_backoff.delay = 30000
                 elif instant.due(now):
                     with_period = period.due(now)
-                    if self.history_due and self.wall.valid:
+                    if self.history_due and self.wall.valid and self.history_retry.ready(now):
                         self._history()
                     if self._refresh(with_period or self.readings.period_at is None):
                         if self.mqtt is not None:

@@ -75,6 +75,7 @@ class MeterSession:
         self.unit = DEFAULT_UNIT
         self.digits = 8
         self.missed = 0
+        self.waiting = False        # a request is out and its answer not yet in
         self.stats = {
             'requests': 0, 'answers': 0, 'timeouts': 0, 'resends': 0, 'send_failures': 0,
             'foreign': 0, 'unsecured': 0, 'malformed': 0, 'ignored': 0, 'infs': 0,
@@ -352,6 +353,13 @@ class MeterSession:
         raise MeterTimeout('no answer for %s' % ','.join('%02X' % e for e in epcs))
 
     def _await(self, tid, epcs, timeout_ms):
+        self.waiting = True
+        try:
+            return self._await_answer(tid, epcs, timeout_ms)
+        finally:
+            self.waiting = False
+
+    def _await_answer(self, tid, epcs, timeout_ms):
         start = self.clock.ticks_ms()
         while True:
             left = timeout_ms - self._elapsed(start)

@@ -145,15 +145,18 @@ class Simulator:
         real_getaddrinfo = usocket.getaddrinfo
         hub = uiflow_sim.hub
 
-        def socket(*a, **kw):
-            s = real_socket(*a, **kw)
-            real_connect = s.connect
-
-            def connect(addr):
+        def guarded(fn):
+            def call(*a, **kw):
                 if not hub.network_connected():
                     raise OSError(113, "EHOSTUNREACH (simulated Wi-Fi down)")
-                return real_connect(addr)
-            s.connect = connect
+                return fn(*a, **kw)
+            return call
+
+        def socket(*a, **kw):
+            s = real_socket(*a, **kw)
+            for name in ("connect", "send", "sendall", "write"):
+                if hasattr(s, name):
+                    setattr(s, name, guarded(getattr(s, name)))
             return s
 
         def getaddrinfo(*a, **kw):
@@ -243,9 +246,14 @@ class Simulator:
             raise SimulationEnd()
 
     def _emulator_idle(self, now):
-        """No answer in flight: the app has handled the last one it asked for."""
+        """No answer in flight and the app's last read succeeded: it has handled the last
+        answer it asked for (so the screen and the emulator's truth belong together)."""
         if self.emu.uart.any():
             return False
+        if _APP:
+            session = _APP[-1].session
+            if session.waiting or session.missed or not session.joined:
+                return False
         due = self.emu.next_due_ms()
         return due is None or due > now + 1000
 
@@ -356,15 +364,20 @@ class Simulator:
         start_count = self.emu.meter.count_at_local(start[0], start[1], start[2], 0, 0)
         digits = truth["digits"]
         count = truth["cumulative_count"]
-        monthly_count = (count - start_count) % (10 ** digits)
         import echonet
-        monthly_kwh = echonet.to_kwh(monthly_count, truth["coefficient"], truth["unit"])
         tariff = charge.get(cfg.tariff if cfg.tariff is not None else cfg.charge_func)
+        if start_count is None or count is None:
+            # The meter has no history for the period start (a replaced meter): no truth.
+            monthly_kwh = None
+        else:
+            monthly_count = (count - start_count) % (10 ** digits)
+            monthly_kwh = echonet.to_kwh(monthly_count, truth["coefficient"], truth["unit"])
         amps = (truth["current_r_a"] or 0) + (truth["current_t_a"] or 0)
         meter = {
             "power_w": truth["power_w"], "current_a": round(amps, 1),
             "cumulative_kwh": truth["cumulative_kwh"], "period_start": billing.ymd_text(start),
-            "monthly_kwh": monthly_kwh, "monthly_yen": tariff(cfg.contract_amperage, monthly_kwh),
+            "monthly_kwh": monthly_kwh,
+            "monthly_yen": None if monthly_kwh is None else tariff(cfg.contract_amperage, monthly_kwh),
             "export_kwh": truth.get("export_kwh"),
         }
         screen = {}
