@@ -516,7 +516,7 @@ class App:
         up = self.mono.s()
         d = {
             'channel': s.pan.channel if s.pan else None, 'lqi': s.lqi, 'rssi': s.rssi,
-            'uptime_s': up, 'last_error': self.last_error or self.log.last_error(),
+            'uptime_s': up, 'last_error': self.last_error or self.log.last_error,
             'resets': self.boots - 1, 'time': self.wall.source_name,
             'export_kwh': self.readings.export_kwh,
         }

@@ -277,8 +277,11 @@ def diag_lines(d):
     def g(key):
         v = d.get(key)
         return '-' if v is None else v
+    rssi = d.get('rssi')
+    if isinstance(rssi, (int, float)):
+        rssi = '%d' % round(rssi)
     return [
-        'ch %s LQI %s %sdBm' % (g('channel'), g('lqi'), g('rssi')),
+        'ch %s LQI %s %sdBm' % (g('channel'), g('lqi'), '-' if rssi is None else rssi),
         'up %s resets %s' % (format_uptime(d.get('uptime_s')), g('resets')),
         'Wi-Fi %s' % (g('wifi'),),
         'MQTT %s' % (g('mqtt'),),

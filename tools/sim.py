@@ -276,17 +276,19 @@ class Simulator:
 
     def _frame(self):
         lcd = m5stack.lcd
-        if lcd._sim.version == self._last_frame:
-            return
-        self._last_frame = lcd._sim.version
-        try:
-            lcd._sim.save_png(self.png, lit=True)
-        except OSError as e:
-            log("cannot write %s: %s" % (self.png, e))
+        if lcd._sim.version != self._last_frame:
+            self._last_frame = lcd._sim.version
+            try:
+                lcd._sim.save_png(self.png, lit=True)
+            except OSError as e:
+                log("cannot write %s: %s" % (self.png, e))
         if self.interactive:
-            sys.stdout.write("\x1b[H" + lcd._sim.ansi(lit=True) + "\x1b[0m\n")
-            sys.stdout.write("t=%7.0f s  a: flip  A: backlight  b: page  q: quit   \n" % self.now_s())
-            sys.stdout.flush()
+            out = self.terminal
+            out.write("\x1b[H" + lcd._sim.ansi(lit=True) + "\x1b[0m\n")
+            out.write("t=%7.0f s   a: flip   A: backlight   b: next page   q: quit\x1b[K\n" % self.now_s())
+            for line in LOG_LINES:
+                out.write(line[:158] + "\x1b[K\n")
+            out.flush()
 
     # ---- running ---------------------------------------------------------------------------
 
@@ -294,7 +296,10 @@ class Simulator:
         if self.interactive:
             keys = threading.Thread(target=self._keys, daemon=True)
             keys.start()
-            sys.stdout.write("\x1b[2J")
+            # The app's serial log goes under the picture instead of scrolling over it.
+            self.terminal = sys.stdout
+            sys.stdout = sys.stderr = LogCatcher()
+            self.terminal.write("\x1b[2J")
         cwd = os.getcwd()
         os.chdir(self.flash)
         try:
@@ -320,6 +325,8 @@ class Simulator:
                     raise
         finally:
             os.chdir(cwd)
+            if self.interactive:
+                sys.stdout, sys.stderr = self.terminal, sys.__stderr__
         self._frame()
 
     def _keys(self):
@@ -461,6 +468,30 @@ def parse_presses(text):
         out.append((name, float(t), long_press))
     out.sort(key=lambda p: p[1])
     return out
+
+
+LOG_LINES = []   # interactive: the last lines of the app's serial log, shown under the LCD
+
+
+class LogCatcher:
+    """Interactive mode's stdout/stderr: keeps the last lines for the screen."""
+
+    def __init__(self):
+        self._part = ""
+
+    def write(self, text):
+        self._part += text
+        while "\n" in self._part:
+            line, self._part = self._part.split("\n", 1)
+            LOG_LINES.append(line)
+            del LOG_LINES[:-8]
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
 
 
 def log(msg):

@@ -567,3 +567,9 @@ def test_bad_readings_never_crash():
     v.update(None, NOW)
     v.update('junk', NOW)
     assert v.shown['power'] == '--W'
+
+
+def test_diagnostics_rssi_is_whole_dbm():
+    # RSSI = 0.275 * LQI - 104.27 is a float: the page shows whole dBm, not 15 digits.
+    lines = view.diag_lines({'channel': 51, 'lqi': 189, 'rssi': 0.275 * 189 - 104.27})
+    assert lines[0] == 'ch 51 LQI 189 -52dBm', lines[0]

@@ -71,6 +71,12 @@ def test_button_a_flips_the_screen(tmp_path):
     assert rep2["screen"]["orientation"] == "landscape"
 
 
+def test_button_b_cycles_chart_and_diagnostics_pages_and_back(tmp_path):
+    rep, png, _ = run_sim(tmp_path, "--seconds", "300", "--press", "b@100,b@150,b@200")
+    assert rep["errors"] == [], rep["errors"]
+    check_screen_matches_truth(rep)      # back on the main page after three presses
+
+
 @pytest.mark.parametrize("scenario", bp35emu.SCENARIOS)
 def test_every_fault_scenario_ends_with_fresh_values(tmp_path, scenario):
     rep, _, err = run_sim(tmp_path, "--seconds", "1200", "--scenario", scenario)
