@@ -164,7 +164,8 @@ class App:
         self.errors = 0
         self.last_error = None
         self.ntp = Backoff(self.ticks, 1000, 3600000)
-        self.connect_backoff = Backoff(self.ticks, 0, 600000)
+        self.connect_backoff = Backoff(self.ticks, 30000, 600000)
+        self.connected = False
         self.today = None                    # (y, m, d) of the chart's "today"
         self.chart_today = [None] * 49       # cumulative counts at 00:00 ... 24:00
         self.chart_yesterday = [None] * 49
@@ -537,53 +538,59 @@ class App:
 
     # ---- main loop --------------------------------------------------------------------------
 
-    def run(self, forever=True):
+    def start(self):
+        """Connect (the screen shows progress), then arm the watchdog and the schedule."""
         self.log.info('SmartMeter starting (boot %d)', self.boots)
         self.view.progress(0, 'starting')
-        connected = self.connect()
+        self.connected = self.connect()
+        if not self.connected:
+            self.connect_backoff.failed(self.ticks.ticks_ms())
         if self.hw.make_wdt is not None:
             self.wdt = self.hw.make_wdt()     # armed only after start-up (field problem 13)
-        instant = Every(self.ticks, INSTANT_MS)
-        period = Every(self.ticks, PERIOD_MS)
-        upload = Every(self.ticks, AMBIENT_MS, start_now=False)
+        self.instant = Every(self.ticks, INSTANT_MS)
+        self.period = Every(self.ticks, PERIOD_MS)
+        self.upload = Every(self.ticks, AMBIENT_MS, start_now=False)
+
+    def run(self):
+        self.start()
         while True:
-            try:
-                now = self.ticks.ticks_ms()
-                if not connected:
-                    if self.connect_backoff.ready(now):
-                        connected = self.connect()
-                        if connected:
-                            self.connect_backoff.succeeded(now)
-                            self.view.redraw()
-                        else:
-                            self.connect_backoff.failed(now)
-                            if self.connect_backoff.delay == 0:
-                                self.connect_backoff.delay = 30000
-                elif instant.due(now):
-                    with_period = period.due(now)
-                    if self.history_due and self.wall.valid and self.history_retry.ready(now):
-                        self._history()
-                    if self._refresh(with_period or self.readings.period_at is None):
-                        if self.mqtt is not None:
-                            self.mqtt.publish_state(self._state_doc())
-                    self.session.poll(0)
-                    self._screen()
-                if upload.due(now) and self.ambient is not None:
-                    rec = self._record()
-                    if rec is not None:
-                        self.ambient.add(rec)
-                self._idle_now()
-                left = instant.ms_left(self.ticks.ticks_ms())
-                self.ticks.sleep_ms(max(1, min(SLICE_MS, left)))
-            except MemoryError as e:
-                if gc is not None:
-                    gc.collect()
-                self._error('memory', e)
-            except Exception as e:
-                self._error('loop', e)
-                self.ticks.sleep_ms(SLICE_MS)
-            if not forever:
-                return
+            self.step()
+
+    def step(self):
+        """One pass of the main loop; never raises (errors are logged, counted and shown)."""
+        try:
+            now = self.ticks.ticks_ms()
+            if not self.connected:
+                if self.connect_backoff.ready(now):
+                    self.connected = self.connect()
+                    if self.connected:
+                        self.connect_backoff.succeeded(now)
+                        self.view.redraw()
+                    else:
+                        self.connect_backoff.failed(now)
+            elif self.instant.due(now):
+                with_period = self.period.due(now)
+                if self.history_due and self.wall.valid and self.history_retry.ready(now):
+                    self._history()
+                if self._refresh(with_period or self.readings.period_at is None):
+                    if self.mqtt is not None:
+                        self.mqtt.publish_state(self._state_doc())
+                self.session.poll(0)
+                self._screen()
+            if self.upload.due(now) and self.ambient is not None:
+                rec = self._record()
+                if rec is not None:
+                    self.ambient.add(rec)
+            self._idle_now()
+            left = self.instant.ms_left(self.ticks.ticks_ms())
+            self.ticks.sleep_ms(max(1, min(SLICE_MS, left)))
+        except MemoryError as e:
+            if gc is not None:
+                gc.collect()
+            self._error('memory', e)
+        except Exception as e:
+            self._error('loop', e)
+            self.ticks.sleep_ms(SLICE_MS)
 
     def _idle_now(self):
         self._last_idle = self.ticks.ticks_add(self.ticks.ticks_ms(), -IDLE_EVERY_MS)
