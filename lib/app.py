@@ -133,8 +133,10 @@ class App:
         self.cfg = cfg
         self.log = log
         self.ticks = hw.ticks
-        self.view = View(hw.lcd, backlight=hw.backlight, contract_a=cfg.contract_amperage)
-        self.wall = WallClock(hw.ticks, cfg.timezone * 3600)
+        night = cfg.display['night']
+        self.view = View(hw.lcd, backlight=hw.backlight, contract_a=cfg.contract_amperage,
+                         night_level=night['brightness'] if night else 20)
+        self.wall = WallClock(hw.ticks, cfg.tz_offset)
         self.readings = Readings()
         self.mono = Mono(hw.ticks)
         self.screen = {}                      # what view.update() shows: key -> (value, mono_s)
@@ -194,7 +196,7 @@ class App:
         install_sockets(simple, TimedSockets(self.hw.socket, MQTT_TIMEOUT_S, self.hw.select))
         mlog = self.log.child('mqtt')
         return MqttPublisher(simple.MQTTClient, m, self.ticks, log=mlog.info,
-                             device_id=self.hw.device_id, utc_offset_s=self.cfg.timezone * 3600)
+                             device_id=self.hw.device_id, utc_offset_s=self.cfg.tz_offset)
 
     def _bind_buttons(self):
         hw = self.hw

@@ -470,6 +470,12 @@ def _uart(raw):
             'rx': _int(obj.get('rx'), 'uart.rx', 0, 39, 26)}
 
 
+# The meter session's recovery settings (lib/meter.py DEFAULTS): whole numbers, and the
+# list of growing scan durations.  Unknown keys are errors, so a typo does not pass silently.
+RECOVERY_KEYS = ('request_timeout_ms', 'history_timeout_ms', 'resends', 'rejoin_after',
+                 'rescan_after', 'reset_after', 'reauth_timeout_ms', 'join_attempts')
+
+
 def _recovery(raw):
     obj = _object(raw, 'recovery') or {}
     out = {}
@@ -477,8 +483,19 @@ def _recovery(raw):
         if isinstance(key, str) and key[:1] == '_':
             continue
         value = obj[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConfigError('recovery.%s: must be a number >= 0 (got %r)' % (key, value))
+        if key == 'scan_durations':
+            ok = isinstance(value, list) and value and all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 14 for v in value)
+            if not ok:
+                raise ConfigError('recovery.scan_durations: must be a list of scan durations 0-14 '
+                                  '(got %r)' % (value,))
+            out[key] = tuple(value)
+            continue
+        if key not in RECOVERY_KEYS:
+            raise ConfigError('recovery.%s: unknown setting (known: scan_durations, %s)'
+                              % (key, ', '.join(RECOVERY_KEYS)))
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError('recovery.%s: must be a whole number >= 0 (got %r)' % (key, value))
         out[key] = value
     return out
 

@@ -81,14 +81,14 @@ def test_defaults_of_optional_keys():
 def test_optional_keys_given():
     cfg = config.load(original(
         uart={'rx': 36}, timezone=5.5, ntp_host='pool.ntp.org', scan_cache='',
-        recovery={'rejoin_after_s': 120, 'reboot_after_s': 360.5, '_note': 'x'},
+        recovery={'rejoin_after': 3, 'reset_after': 8, 'scan_durations': [5, 6, 7], '_note': 'x'},
         log_level='debug', collect_date=[20, '30', 21, 20, 22, 20, 21, 22, 20, 21, 20, 19],
         _comment='ignored'))
     assert cfg.uart == {'tx': 0, 'rx': 36}
     assert cfg.tz_offset == 19800
     assert cfg.ntp_host == 'pool.ntp.org'
     assert cfg.scan_cache is None
-    assert cfg.recovery == {'rejoin_after_s': 120, 'reboot_after_s': 360.5}
+    assert cfg.recovery == {'rejoin_after': 3, 'reset_after': 8, 'scan_durations': (5, 6, 7)}
     assert cfg.log_level == 10
     assert cfg.collect_date == (20, 30, 21, 20, 22, 20, 21, 22, 20, 21, 20, 19)
 
@@ -214,8 +214,10 @@ ERRORS = [
     ({'display': {'day': {}}}, 'display.day: unknown key (known: night)'),
     ({'scan_cache': 'smm_scan.json'},
      'scan_cache: must be an absolute path such as /flash/smm_scan.json'),
-    ({'recovery': {'rejoin_after_s': -1}}, 'recovery.rejoin_after_s: must be a number >= 0 (got -1)'),
-    ({'recovery': {'rejoin_after_s': '60'}}, "recovery.rejoin_after_s: must be a number >= 0 (got '60')"),
+    ({'recovery': {'rejoin_after': -1}}, 'recovery.rejoin_after: must be a whole number >= 0 (got -1)'),
+    ({'recovery': {'rejoin_after': '60'}}, "recovery.rejoin_after: must be a whole number >= 0 (got '60')"),
+    ({'recovery': {'rejoin_after_s': 60}}, 'recovery.rejoin_after_s: unknown setting (known: scan_durations, '),
+    ({'recovery': {'scan_durations': [6, 20]}}, 'recovery.scan_durations: must be a list of scan durations 0-14'),
     ({'log_level': 'loud'}, 'log_level: must be one of debug, info, warning, error, none'),
     ({'colect_date': '22'}, 'colect_date: unknown key (known: ambient, baseline_file, '),
 ]

@@ -279,3 +279,8 @@ def test_escalation_asks_the_app_to_reset_when_nothing_helps():
     for _ in range(meter.DEFAULTS['reset_after'] * 2):
         session.read((0xE7, 0xE8))
     assert resets, 'no reset was requested'
+
+
+def test_recovery_keys_in_config_are_the_session_settings():
+    import config
+    assert set(config.RECOVERY_KEYS) | {'scan_durations'} == set(meter.DEFAULTS)
