@@ -3,7 +3,7 @@ PY := .venv/bin/python
 PORT ?= /dev/ttyUSB0
 MPY ?= 1.11
 
-.PHONY: setup test gate pytest mptest sim bench deploy monitor mpy clean
+.PHONY: setup test gate pytest mptest sim bench deploy monitor mpy clean screens
 
 setup:
 	@sh tools/setup.sh
@@ -43,3 +43,10 @@ mpy: setup
 
 clean:
 	rm -rf build .pytest_cache
+
+# Pictures of the simulated screen used in README.md (main page, chart page, diagnostics page).
+screens: setup
+	@$(PY) tools/sim.py --seconds 600 --png build/sim/main.png --report /dev/null
+	@$(PY) tools/sim.py --seconds 2000 --press b@1990 --png build/sim/chart.png --report /dev/null
+	@$(PY) tools/sim.py --seconds 2000 --press b@1980,b@1990 --png build/sim/diag.png --report /dev/null
+	@$(PY) -c "from PIL import Image; [(Image.open('build/sim/%s.png' % n).save('docs/screen-%s.png' % n), Image.open('build/sim/%s.png' % n).resize((480, 240), Image.NEAREST).save('docs/screen-%s-x3.png' % n)) for n in ('main', 'chart', 'diag')]"

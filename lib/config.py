@@ -22,8 +22,9 @@ MASK = '****'
 
 AMBIENT_URL = 'http://ambidata.io'
 # What the app can send to Ambient's d1..d8: current (A), power (kW), period_kwh, period_yen
-# (this billing period), export_kwh (reverse direction).  The default is the original's four.
-AMBIENT_FIELDS = ('current', 'power', 'period_kwh', 'period_yen', 'export_kwh')
+# (this billing period), export_kwh (reverse direction), import_kwh (cumulative).  The
+# default is the original's four.
+AMBIENT_FIELDS = ('current', 'power', 'period_kwh', 'period_yen', 'export_kwh', 'import_kwh')
 AMBIENT_DEFAULT_FIELDS = {'d1': 'current', 'd2': 'power', 'd3': 'period_kwh', 'd4': 'period_yen'}
 
 _TOP = ('ambient', 'baseline_file', 'charge_func', 'collect_date', 'contract_amperage',

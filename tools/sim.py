@@ -509,6 +509,10 @@ def main(argv=None):
     ap.add_argument("--png", help="where to keep the LCD picture (default build/sim/lcd.png)")
     ap.add_argument("--report", help="write a JSON report here at the end")
     args = ap.parse_args(argv)
+    # The app runs with the temporary /flash as its working folder: fix relative paths now.
+    for name in ("png", "report", "config"):
+        if getattr(args, name):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
     for s in (args.scenario or "").replace(",", " ").split():
         if s not in bp35emu.SCENARIOS and s not in SIM_SCENARIOS:
             ap.error("unknown scenario %r" % s)

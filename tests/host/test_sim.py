@@ -93,3 +93,13 @@ def test_outage_loses_nothing(tmp_path):
         assert q["reconnects"] >= 1 and q["available"] == "online"
     elif os.environ.get("CI") == "true":
         pytest.fail("no MQTT broker in CI: make setup installs mosquitto")
+
+
+def test_relative_report_and_png_paths_land_in_the_callers_folder(tmp_path):
+    # The app runs inside a temporary /flash; paths given on the command line are the caller's.
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "sim.py"), "--seconds", "60",
+                          "--report", "rel.json", "--png", "rel.png"],
+                         cwd=str(tmp_path), capture_output=True, text=True, timeout=300,
+                         stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "rel.json").exists() and (tmp_path / "rel.png").exists()
