@@ -16,7 +16,7 @@ about 10,000 times in a module's life; ROPT FAIL ER04 = fixed ASCII), SKSETPWD, 
 Then scan (growing duration), SKLL64, S2/S3 and SKJOIN until EVENT 25 (EVENT 24 = failure).
 """
 
-from compat import const
+from compat import const, is_hex
 import skstack
 
 POLL_MS = const(5)            # poll interval while waiting for UART input
@@ -57,6 +57,20 @@ def _glued_ok(text, command):
             return item
         i = text.find('OK', i + 1)
     return None
+
+
+def _pan_from(item):
+    """A Pan from a scan's EPANDESC item, or None when the block was cut short or garbled
+    (UART junk at boot can truncate it)."""
+    ch, pan_id, lqi, addr = item.channel, item.pan_id, item.lqi, item.addr
+    if not (isinstance(ch, int) and isinstance(pan_id, int) and isinstance(lqi, int)):
+        return None
+    if not isinstance(addr, str) or len(addr) != 16 or not is_hex(addr):
+        return None
+    if not (0x21 <= ch <= 0x3C and 0 <= pan_id <= 0xFFFF):
+        return None
+    page = item.channel_page if isinstance(item.channel_page, int) else 9
+    return Pan(ch, pan_id, addr.upper(), lqi, page)
 
 
 class SkError(Exception):
@@ -303,8 +317,9 @@ class Bp35a1:
                     raise SkError('timeout', 'SKSCAN')
                 continue
             if item.kind == 'pan':
-                if best is None or item.lqi > best.lqi:
-                    best = Pan(item.channel, item.pan_id, item.addr.upper(), item.lqi, item.channel_page)
+                pan = _pan_from(item)
+                if pan is not None and (best is None or pan.lqi > best.lqi):
+                    best = pan
             elif item.kind == 'event' and item.code == 0x22:
                 return best
             elif item.kind == 'event' and item.code == 0x20:

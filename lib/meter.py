@@ -20,6 +20,8 @@ import echonet
 from bp35a1 import SkError, Pan, lqi_to_rssi, mac_to_ipv6
 
 _PORT = const(0x0E1A)
+# ARIB STD-T108 counts transmit time over one hour: EVENT 33 should come within that.
+TXLIMIT_MAX_MS = const(65 * 60 * 1000)
 
 # Defaults for `settings` (documented in README, "recovery" in SmartMeter.json).
 DEFAULTS = {
@@ -74,6 +76,7 @@ class MeterSession:
         self.coefficient = 1
         self.unit = DEFAULT_UNIT
         self.digits = 8
+        self.units_for = None       # the meter (MAC) whose D3/E1/D7 are known
         self.missed = 0
         self.waiting = False        # a request is out and its answer not yet in
         self.stats = {
@@ -182,10 +185,25 @@ class MeterSession:
         if progress:
             progress(85, 'reading meter')
         try:
+            self.read_units()
+        except MeterPaused:
+            pass
+        if progress:
+            progress(100, 'connected')
+
+    def read_units(self):
+        """D3 (coefficient), E1 (unit) and D7 (digits), once per join.  Defaults are used only
+        when the meter answers that it has no such property (Get_SNA / PDC 0), never after a
+        mere timeout: a wrong unit would be wrong by 10x for months.  Returns True when known."""
+        if self.units_for == self.pan.addr:
+            return True
+        try:
             values = self.get((0xD3, 0xE1, 0xD7))
+        except MeterPaused:
+            raise
         except MeterError as e:
-            self._warn('D3/E1/D7 not answered (%s): using defaults', e)
-            values = {}
+            self._warn('D3/E1/D7 not answered (%s): kWh waits until they are', e)
+            return False
         d3 = values.get(0xD3)
         e1 = values.get(0xE1)
         d7 = values.get(0xD7)
@@ -196,8 +214,8 @@ class MeterSession:
         self.coefficient = d3 if d3 else 1
         self.unit = e1 if e1 is not None else DEFAULT_UNIT
         self.digits = d7 if d7 else 8
-        if progress:
-            progress(100, 'connected')
+        self.units_for = self.pan.addr
+        return True
 
     def rejoin(self):
         self.stats['rejoins'] += 1
@@ -306,7 +324,12 @@ class MeterSession:
         if self.paused == 'txlimit':
             self.poll(0)
             if self.paused == 'txlimit':
-                raise MeterPaused('transmit-time limit (EVENT 32): waiting for EVENT 33')
+                if self._elapsed(self._paused_at) < TXLIMIT_MAX_MS:
+                    raise MeterPaused('transmit-time limit (EVENT 32): waiting for EVENT 33')
+                # The limit works over one hour: an EVENT 33 lost on the UART must not stop
+                # reading for ever.  Try again; misses then climb the ladder as usual.
+                self._warn('no EVENT 33 after %d min: sending again', TXLIMIT_MAX_MS // 60000)
+                self.paused = None
         if self.paused == 'reauth':
             limit = self.settings['reauth_timeout_ms']
             while self.paused == 'reauth':
@@ -394,6 +417,8 @@ class MeterSession:
             if not self.joined:
                 return None
         try:
+            if not self.units_known and not self.read_units():
+                raise MeterTimeout('D3/E1/D7 not answered')
             values = self.get(epcs, timeout_ms)
         except MeterPaused:
             return None
@@ -437,7 +462,8 @@ class MeterSession:
                 return None
             tid = self.tid.next()
             self.stats['requests'] += 1
-            self.drv.sendto(self.ipv6, echonet.build_setc(tid, [(0xE5, bytes((day,)))]))
+            if self.drv.sendto(self.ipv6, echonet.build_setc(tid, [(0xE5, bytes((day,)))])) == 1:
+                return None         # EVENT 21 01: nothing went out, no answer will come
             frame = self._await(tid, (0xE5,), self.settings['request_timeout_ms'])
         except (SkError, MeterError):
             frame = None
@@ -448,9 +474,13 @@ class MeterSession:
             return None
         return values.get(0xE4 if reverse else 0xE2)
 
+    @property
+    def units_known(self):
+        return self.pan is not None and self.units_for == self.pan.addr
+
     def kwh(self, count):
-        """Cumulative count -> kWh with the cached D3 and E1."""
-        if count is None:
+        """Cumulative count -> kWh with the cached D3 and E1 (None until they are known)."""
+        if count is None or not self.units_known:
             return None
         return echonet.to_kwh(count, self.coefficient, self.unit)
 

@@ -284,3 +284,60 @@ def test_escalation_asks_the_app_to_reset_when_nothing_helps():
 def test_recovery_keys_in_config_are_the_session_settings():
     import config
     assert set(config.RECOVERY_KEYS) | {'scan_durations'} == set(meter.DEFAULTS)
+
+
+class _Ev:
+    kind = 'event'
+
+    def __init__(self, code):
+        self.code = code
+        self.sender = 'FE80:0000:0000:0000:0000:0000:0000:0001'
+        self.side = None
+        self.param = None
+
+
+def test_transmit_limit_without_event_33_ends_after_an_hour():
+    # An EVENT 33 lost on the UART must not stop reading for ever.
+    clock, emu, drv, session, log, resets = make()
+    session.connect()
+    session._on_event(_Ev(0x32))
+    assert session.read((0xE7, 0xE8)) is None        # paused: no request, not a miss
+    assert session.missed == 0
+    for _ in range(6 * 66):                          # 66 minutes of 10-s refreshes
+        v = session.read((0xE7, 0xE8))
+        clock.sleep_ms(10000)
+    assert session.paused is None
+    assert v is not None and v[0xE7] == emu.truth()['power_w']
+
+
+def test_units_are_not_defaulted_after_a_mere_timeout():
+    # D3=10, E1=0.01 kWh: a timeout right after joining must not leave 1 and 0.1 for months.
+    clock, emu, drv, session, log, resets = make(d3=10, e1=0x02)
+    real_get = session.get
+    calls = []
+
+    def flaky_get(epcs, timeout_ms=None):
+        calls.append(tuple(epcs))
+        if tuple(epcs) == (0xD3, 0xE1, 0xD7) and len(calls) == 1:
+            raise meter.MeterTimeout('lost')
+        return real_get(epcs, timeout_ms)
+    session.get = flaky_get
+    session.connect()
+    assert not session.units_known
+    assert session.kwh(1000) is None                  # no kWh with guessed units
+    v = session.read((0xE7, 0xE0))
+    assert v is not None and session.units_known
+    assert session.coefficient == 10 and session.unit == 0.01
+    assert abs(session.kwh(v[0xE0]) - emu.truth()['cumulative_kwh']) < 0.01
+
+
+def test_a_cut_short_pan_description_is_ignored():
+    import skstack
+    good = skstack.Item('pan', channel=0x21, channel_page=9, pan_id=0x1234,
+                        addr='001C640000001234', lqi=100)
+    assert bp35a1._pan_from(good).addr == '001C640000001234'
+    for broken in (dict(addr=None), dict(lqi=None), dict(pan_id=None), dict(channel=0x10),
+                   dict(addr='001C64'), dict(addr='001C6400000012ZZ')):
+        attrs = dict(channel=0x21, channel_page=9, pan_id=0x1234, addr='001C640000001234', lqi=100)
+        attrs.update(broken)
+        assert bp35a1._pan_from(skstack.Item('pan', **attrs)) is None, broken
