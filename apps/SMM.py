@@ -50,6 +50,7 @@ except ImportError:
     axp = None
 
 WDT_TIMEOUT_MS = 120000
+UART_RXBUF = 2048
 
 
 class Hardware:
@@ -136,7 +137,11 @@ def main():
     logger.set_level(cfg.log_level)
 
     uart = machine.UART(1, tx=cfg.uart['tx'], rx=cfg.uart['rx'])
-    uart.init(115200, bits=8, parity=None, stop=1, timeout=10)
+    try:
+        # 2 KB receive buffer: an E2 history answer line is ~540 bytes (the default is 256).
+        uart.init(115200, bits=8, parity=None, stop=1, timeout=10, rxbuf=UART_RXBUF)
+    except (TypeError, ValueError):
+        uart.init(115200, bits=8, parity=None, stop=1, timeout=10)
     _wifi_start(cfg, logger)
 
     hw = Hardware()
@@ -148,7 +153,14 @@ def main():
     hw.flash = FLASH
     hw.wifi_connected = _wifi_connected
     hw.ntp = lambda: _ntp(cfg)
-    hw.make_wdt = (lambda: machine.WDT(timeout=WDT_TIMEOUT_MS)) if hasattr(machine, 'WDT') else None
+    hw.wifi_reconnect = lambda: _wifi_start(cfg, logger)
+    hw.wdt = None
+
+    def arm_wdt():
+        # One hardware watchdog for the life of the device (it cannot be stopped once armed).
+        if hw.wdt is None and hasattr(machine, 'WDT'):
+            hw.wdt = machine.WDT(timeout=WDT_TIMEOUT_MS)
+    hw.arm_wdt = arm_wdt
     hw.reset = machine.reset
     hw.socket = usocket
     hw.select = uselect
@@ -168,9 +180,12 @@ def main():
             # run() handles its own errors; this is the last guard: log, show, start again
             # in-process with a growing pause (never a silent reboot loop).
             logger.error('app stopped: %s', e)
-            _show_fatal('App error', str(e))
+            _show_fatal('App error', logmod.mask(str(e), cfg.secrets()))
         gc.collect()
-        utime.sleep_ms(delay * 1000)
+        for _ in range(delay):
+            if hw.wdt is not None:
+                hw.wdt.feed()
+            utime.sleep_ms(1000)
         delay = min(delay * 2, 600)
 
 

@@ -883,12 +883,18 @@ class AmbientQueue:
         carried on from the last value by the ticks clock).  Returns what happened: 'idle',
         'wait' (spacing or back-off), 'offline' (wifi_ok said no), 'notime', 'cap' (daily
         limit), 'sent', 'failed', 'ambiguous' or 'rejected'."""
-        if not self.queued:
-            return 'idle'
         clock = self.clock
         now = clock.ticks_ms()
-        if self._next is not None and clock.ticks_diff(self._next, now) > 0:
-            return 'wait'
+        if self._next is not None:
+            if clock.ticks_diff(self._next, now) > 0:
+                if self.queued:
+                    return 'wait'
+            else:
+                # Passed: forget it, so a queue left empty for days cannot meet a deadline
+                # that the ticks wrap (2^30 ms) has turned into one far in the future.
+                self._next = None
+        if not self.queued:
+            return 'idle'
         if self.wifi_ok is not None:
             try:
                 up = self.wifi_ok()

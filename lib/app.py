@@ -34,9 +34,13 @@ PERIOD_MS = const(60000)
 AMBIENT_MS = const(30000)
 SLICE_MS = const(50)          # longest sleep of the main loop: buttons answer within this
 IDLE_EVERY_MS = const(200)    # housekeeping during long driver waits
+LONG_RELEASE_MS = const(1500)  # a release this soon after a long press belongs to it
 MIN_UPTIME_FOR_RESET_S = const(900)
 AMBIENT_TIMEOUT_S = const(4)  # every socket step; the whole exchange is bounded too
 MQTT_TIMEOUT_S = const(3)
+WIFI_GRACE_MS = const(120000)  # Wi-Fi down this long: ask the firmware to reconnect
+MAX_RESETS_WITHOUT_DATA = const(3)
+IMPLAUSIBLE_PERIOD_KWH = const(20000)  # no home uses 20 MWh in one billing period
 
 
 class Every:
@@ -73,7 +77,14 @@ class Backoff:
         self.at = ticks.ticks_ms()
 
     def ready(self, now):
-        return self.ticks.ticks_diff(now, self.at) >= 0
+        # Once due it stays due (at = None): a deadline left unchecked for days would read
+        # wrongly after the ticks wrap (2^30 ms on the ESP32).
+        if self.at is None:
+            return True
+        if self.ticks.ticks_diff(now, self.at) >= 0:
+            self.at = None
+            return True
+        return False
 
     def failed(self, now):
         self.at = self.ticks.ticks_add(now, self.delay)
@@ -142,12 +153,18 @@ class App:
         self.screen = {}                      # what view.update() shows: key -> (value, mono_s)
         self.tariff = cfg.charge
         root = hw.flash
-        boots = JsonStore(root + '/smm_boots.json')
-        st = boots.load()
-        self.boots = (st.get('boots', 0) if isinstance(st, dict) else 0) + 1
-        boots.save({'boots': self.boots})
+        self.boot_store = JsonStore(root + '/smm_boots.json')
+        st = self.boot_store.load()
+        if not isinstance(st, dict):
+            st = {}
+        self.boots = int(st.get('boots', 0) or 0) + 1
+        self.resets_without_data = int(st.get('resets_without_data', 0) or 0)
+        self._save_boots()
         self.baseline_store = JsonStore(cfg.baseline_file)
-        self.billing = BillingPeriod(cfg.collect_date, baseline=self.baseline_store.load())
+        saved = self.baseline_store.load()
+        # The meter (MAC) the saved period start belongs to: a replaced meter must not inherit it.
+        self.meter_id = saved.get('meter') if isinstance(saved, dict) else None
+        self.billing = BillingPeriod(cfg.collect_date, baseline=saved)
         if self.billing.baseline_error:
             log.warning('saved billing baseline ignored: %s', self.billing.baseline_error)
         self.driver = Bp35a1(hw.uart, hw.ticks, log=log.child('wisun'),
@@ -158,9 +175,8 @@ class App:
                                     on_reset=self._on_reset_request)
         self.ambient = self._make_ambient()
         self.mqtt = self._make_mqtt()
-        self.wdt = None
         self._pressed = {'a': False, 'a_long': False, 'b': False}
-        self._suppress_release = False
+        self._long_at = None
         self._last_idle = self.ticks.ticks_ms()
         self._in_idle = False
         self.errors = 0
@@ -173,8 +189,13 @@ class App:
         self.chart_yesterday = [None] * 49
         self.history_due = True
         self.history_retry = Backoff(self.ticks, 60000, 1800000)
-        self.meter_id = None
+        self.chart_due = True
+        self.chart_retry = Backoff(self.ticks, 60000, 1800000)
         self.night = False
+        self._night_minute = -1
+        self.wifi_down_since = None
+        self.wifi_retry = Backoff(self.ticks, WIFI_GRACE_MS, 1800000)
+        self.got_data = False
         self._bind_buttons()
 
     # ---- wiring -----------------------------------------------------------------------------
@@ -207,13 +228,15 @@ class App:
             hw.btnB.wasReleased(self._on_b)
 
     def _on_a(self):
-        if self._suppress_release:
-            self._suppress_release = False
+        # Firmware that reports a release after a long press must not flip the screen too.
+        if self._long_at is not None and \
+                self.ticks.ticks_diff(self.ticks.ticks_ms(), self._long_at) < LONG_RELEASE_MS:
+            self._long_at = None
             return
         self._pressed['a'] = True
 
     def _on_a_long(self):
-        self._suppress_release = True
+        self._long_at = self.ticks.ticks_ms()
         self._pressed['a_long'] = True
 
     def _on_b(self):
@@ -234,28 +257,51 @@ class App:
 
     def _error(self, where, err):
         self.errors += 1
-        self.last_error = '%s: %s' % (where, err)
         self.log.error('%s: %s', where, err)
+        self.last_error = self.log.last_error      # the logger's copy is masked
 
     # ---- idle work (also called from inside long driver waits) ------------------------------
 
     def idle(self):
+        """Cheap housekeeping, also from inside the driver's waits (scan, join, answers):
+        watchdog, buttons, screen.  No network here: a slow server must not hold the UART
+        unread while the meter is talking (the ESP32's UART buffer is small)."""
         now = self.ticks.ticks_ms()
         if self._in_idle or self.ticks.ticks_diff(now, self._last_idle) < IDLE_EVERY_MS:
             return
         self._in_idle = True
         self._last_idle = now
         try:
-            if self.wdt is not None:
-                self.wdt.feed()
+            if self.hw.wdt is not None:
+                self.hw.wdt.feed()
             self._buttons()
-            self._time_sync(now)
-            self._uploads(now)
             self._screen()
         except Exception as e:  # housekeeping must never break a meter wait
             self._error('idle', e)
         finally:
             self._in_idle = False
+
+    def _network(self, now):
+        """Network housekeeping, from the main loop only: Wi-Fi, NTP, Ambient, MQTT."""
+        self._wifi_watch(now)
+        self._time_sync(now)
+        self._uploads(now)
+
+    def _wifi_watch(self, now):
+        if self._wifi_ok():
+            self.wifi_down_since = None
+            return
+        if self.wifi_down_since is None:
+            self.wifi_down_since = now
+            self.wifi_retry.succeeded(now, WIFI_GRACE_MS)
+            return
+        if self.wifi_retry.ready(now) and self.hw.wifi_reconnect is not None:
+            self.log.warning('Wi-Fi down: reconnecting')
+            try:
+                self.hw.wifi_reconnect()
+            except Exception as e:
+                self.log.warning('Wi-Fi reconnect: %s', e)
+            self.wifi_retry.failed(now)
 
     def _wifi_ok(self):
         try:
@@ -283,7 +329,8 @@ class App:
 
     def _uploads(self, now):
         if self.ambient is not None:
-            self.ambient.service(self.wall.utc_ms())
+            # the wall time only when something is queued (big ints allocate on the device)
+            self.ambient.service(self.wall.utc_ms() if self.ambient.queued else None)
         if self.mqtt is not None:
             self.mqtt.service(now)
 
@@ -298,6 +345,10 @@ class App:
                 stamp, count = echonet.decode(0xEA, edt)
             except Exception:
                 continue
+            y, mo, d, h, mi, sec = stamp
+            if not (2016 <= y <= 2099 and 1 <= mo <= 12 and 1 <= d <= timeutil.days_in_month(y, mo)
+                    and 0 <= h <= 23 and 0 <= mi <= 59 and 0 <= sec <= 59):
+                continue            # a garbled timestamp must not reach the calendar code
             if not self.wall.valid:
                 y, mo, d, h, mi, s = stamp
                 self.wall.set_local(timeutil.to_epoch(y, mo, d, h, mi, s))
@@ -313,12 +364,28 @@ class App:
         elif slot == 0 and timeutil.days_from_civil(y, mo, d) == timeutil.days_from_civil(*self.today) + 1:
             self.chart_today[48] = count
 
+    def _save_boots(self):
+        self.boot_store.save({'boots': self.boots, 'resets_without_data': self.resets_without_data})
+
     def _on_reset_request(self):
+        """The session's last step.  The app decides: not within 15 min of boot, and not more
+        than 3 times in a row without a reading in between (a meter gone for good, such as a
+        cancelled B route, must not cost a reset and a full scan every 15 minutes for ever)."""
         up = self.mono.s()
         if up < MIN_UPTIME_FOR_RESET_S:
             self.log.warning('reset requested after %d s of uptime: not resetting (loop guard)', up)
             return
+        if self.resets_without_data >= MAX_RESETS_WITHOUT_DATA:
+            self.log.error('meter unreachable after %d resets: not resetting again',
+                           self.resets_without_data)
+            return
         self.log.error('meter unreachable: resetting the device')
+        self.resets_without_data += 1
+        self._save_boots()
+        if self.ambient is not None:
+            self.ambient.flush()        # RAM records to flash: nothing lost
+        if self.mqtt is not None:
+            self.mqtt.close()           # retained "offline"
         self.hw.reset()
 
     def connect(self):
@@ -349,6 +416,8 @@ class App:
         s = self.session
         meter_id = s.pan.addr if s.pan is not None else None
         if meter_id == self.meter_id:
+            if self.billing.digits != s.digits and 1 <= s.digits <= 8:
+                self.billing.digits = s.digits
             return
         if self.meter_id is not None:
             self.log.warning('the meter changed (%s): billing period starts again', meter_id)
@@ -366,8 +435,8 @@ class App:
                 self.log.info('time from the meter (NTP not yet available)')
 
     def _history(self):
-        """At start and when the period or the day rolls over: the period's start count and the
-        chart's history, from E2 (E5 = days back)."""
+        """At start and when the period rolls over: the period's start count from E2 (E5 =
+        days back), asked again with back-off while the meter does not answer."""
         now_local = self.wall.local()
         if now_local is None:
             return
@@ -378,26 +447,43 @@ class App:
             hist = self.session.read_history(want)
             if hist is not None and self.billing.take_history(hist, now_local):
                 self._save_baseline()
+                self.history_retry.succeeded(self.ticks.ticks_ms(), 0)
             elif self.billing.wanted_day(now_local) is not None:
                 # Not answered (or no data for that day yet): ask again later, backing off.
                 self.history_retry.failed(self.ticks.ticks_ms())
-        today = timeutil.from_epoch(now_local)[:3]
-        if today != self.today:
-            self.today = today
-            self.chart_today = [None] * 49
-            self.chart_yesterday = [None] * 49
-            for day, target in ((1, self.chart_yesterday), (0, self.chart_today)):
-                hist = self.session.read_history(day)
-                if hist is not None and hist[0] == day:
-                    for i, c in enumerate(hist[1]):
-                        target[i] = c
-            if self.chart_today[0] is not None:
-                self.chart_yesterday[48] = self.chart_today[0]
         self.history_due = self.billing.wanted_day(now_local) is not None
+
+    def _new_day(self, today):
+        """Midnight (local): the chart's today becomes yesterday; both are read again from E2."""
+        self.today = today
+        self.chart_today = [None] * 49
+        self.chart_yesterday = [None] * 49
+        self.chart_due = True
+        self.chart_retry.succeeded(self.ticks.ticks_ms(), 0)
+
+    def _chart_history(self):
+        """Today's and yesterday's half-hour counts for the chart page (E2 days 0 and 1)."""
+        ok = True
+        for day, target in ((1, self.chart_yesterday), (0, self.chart_today)):
+            hist = self.session.read_history(day)
+            if hist is None or hist[0] != day:
+                ok = False
+                continue
+            counts = hist[1]
+            for i in range(48):
+                if counts[i] is not None:
+                    target[i] = counts[i]
+        if self.chart_today[0] is not None:
+            self.chart_yesterday[48] = self.chart_today[0]
+        if ok:
+            self.chart_due = False
+        else:
+            self.chart_retry.failed(self.ticks.ticks_ms())
 
     def _save_baseline(self):
         b = self.billing.baseline()
         if b is not None:
+            b['meter'] = self.meter_id
             self.baseline_store.save(b)      # writes only when it changed
 
     def _refresh(self, with_period):
@@ -406,6 +492,11 @@ class App:
         if values is None:
             return False
         self._check_meter()
+        if not self.got_data:
+            self.got_data = True
+            if self.resets_without_data:
+                self.resets_without_data = 0
+                self._save_boots()
         r = self.readings
         now = self.ticks.ticks_ms()
         amps = values.get(0xE8) or (None, None)
@@ -434,7 +525,17 @@ class App:
             return
         if self.billing.update(now_local):
             self.history_due = True
+        if not s.units_known:
+            return                      # no kWh with guessed D3/E1
         kwh = self.billing.kwh(count, s.coefficient, s.unit)
+        if kwh is not None and kwh > IMPLAUSIBLE_PERIOD_KWH:
+            # A counter that jumped (a replaced meter, a reset counter): start the period figure
+            # again from this reading instead of showing a bill of millions.
+            self.log.warning('period figure of %d kWh is impossible: starting it again', kwh)
+            self.billing = BillingPeriod(self.cfg.collect_date, digits=self.billing.digits)
+            self.billing.update(now_local)
+            kwh = self.billing.kwh(count, s.coefficient, s.unit)
+            self.history_due = True
         self._save_baseline()
         if kwh is None:
             return
@@ -491,6 +592,10 @@ class App:
         sched = self.cfg.night
         if not sched:
             return
+        minute = self.mono.s() // 60
+        if minute == self._night_minute:
+            return                      # once a minute is enough
+        self._night_minute = minute
         parts = self.wall.local_parts()
         if parts is None:
             return
@@ -547,11 +652,16 @@ class App:
         self.connected = self.connect()
         if not self.connected:
             self.connect_backoff.failed(self.ticks.ticks_ms())
-        if self.hw.make_wdt is not None:
-            self.wdt = self.hw.make_wdt()     # armed only after start-up (field problem 13)
+        if self.hw.arm_wdt is not None:
+            self.hw.arm_wdt()                 # armed only after start-up (field problem 13)
+        self._schedule()
+        self.upload = Every(self.ticks, AMBIENT_MS, start_now=False)
+
+    def _schedule(self):
+        # (Re)started at every connect: a schedule left unchecked for days would misread the
+        # wrapped ticks.
         self.instant = Every(self.ticks, INSTANT_MS)
         self.period = Every(self.ticks, PERIOD_MS)
-        self.upload = Every(self.ticks, AMBIENT_MS, start_now=False)
 
     def run(self):
         self.start()
@@ -567,24 +677,33 @@ class App:
                     self.connected = self.connect()
                     if self.connected:
                         self.connect_backoff.succeeded(now)
+                        self._schedule()
                         self.view.redraw()
                     else:
                         self.connect_backoff.failed(now)
             elif self.instant.due(now):
                 with_period = self.period.due(now)
-                if self.history_due and self.wall.valid and self.history_retry.ready(now):
-                    self._history()
+                if self.wall.valid:
+                    today = timeutil.from_epoch(self.wall.local())[:3]
+                    if today != self.today:
+                        self._new_day(today)
+                    if self.history_due and self.history_retry.ready(now):
+                        self._history()
+                    if self.chart_due and self.chart_retry.ready(now):
+                        self._chart_history()
                 if self._refresh(with_period or self.readings.period_at is None):
                     if self.mqtt is not None:
                         self.mqtt.publish_state(self._state_doc())
-                self.session.poll(0)
                 self._screen()
+            if self.connected:
+                self.session.poll(0)      # INF pushes and events between refreshes
             if self.upload.due(now) and self.ambient is not None:
                 rec = self._record()
                 if rec is not None:
                     self.ambient.add(rec)
-            self._idle_now()
-            left = self.instant.ms_left(self.ticks.ticks_ms())
+            self.idle()
+            self._network(self.ticks.ticks_ms())
+            left = self.instant.ms_left(self.ticks.ticks_ms()) if self.connected else SLICE_MS
             self.ticks.sleep_ms(max(1, min(SLICE_MS, left)))
         except MemoryError as e:
             if gc is not None:
@@ -593,9 +712,5 @@ class App:
         except Exception as e:
             self._error('loop', e)
             self.ticks.sleep_ms(SLICE_MS)
-
-    def _idle_now(self):
-        self._last_idle = self.ticks.ticks_add(self.ticks.ticks_ms(), -IDLE_EVERY_MS)
-        self.idle()
 
 

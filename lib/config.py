@@ -477,6 +477,11 @@ RECOVERY_KEYS = ('request_timeout_ms', 'history_timeout_ms', 'resends', 'rejoin_
                  'rescan_after', 'reset_after', 'reauth_timeout_ms', 'join_attempts')
 
 
+# Lower bounds: a zero timeout or 'reset after 0 misses' would be a reset loop.
+_RECOVERY_MIN = {'request_timeout_ms': 1000, 'history_timeout_ms': 1000, 'reauth_timeout_ms': 1000,
+                 'rejoin_after': 1, 'rescan_after': 1, 'reset_after': 1, 'join_attempts': 1}
+
+
 def _recovery(raw):
     obj = _object(raw, 'recovery') or {}
     out = {}
@@ -495,8 +500,9 @@ def _recovery(raw):
         if key not in RECOVERY_KEYS:
             raise ConfigError('recovery.%s: unknown setting (known: scan_durations, %s)'
                               % (key, ', '.join(RECOVERY_KEYS)))
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError('recovery.%s: must be a whole number >= 0 (got %r)' % (key, value))
+        low = _RECOVERY_MIN.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError('recovery.%s: must be a whole number >= %d (got %r)' % (key, low, value))
         out[key] = value
     return out
 

@@ -317,6 +317,11 @@ class MqttPublisher:
             if self._next_try is None or clock.ticks_diff(now_ms, self._next_try) >= 0:
                 self._connect(now_ms)
             return
+        if self._connected_at is not None and clock.ticks_diff(now_ms, self._connected_at) >= _STABLE_MS:
+            # Stable for a while: the next failure retries quickly again.  Decided here, while
+            # the connection is fresh, because ticks_diff misreads after ~6 days (ticks wrap).
+            self._delay = self._retry_min
+            self._connected_at = None
         client = self._client
         for _ in range(_MAX_MSGS_PER_SERVICE):
             seen = self._rx
@@ -404,8 +409,10 @@ class MqttPublisher:
         self._close_socket()
         self._failures += 1
         self._last_error = self._describe(phase, e)
-        if was_connected and self._clock.ticks_diff(now_ms, self._connected_at) >= _STABLE_MS:
+        if was_connected and self._connected_at is not None and \
+                self._clock.ticks_diff(now_ms, self._connected_at) >= _STABLE_MS:
             self._delay = self._retry_min
+        self._connected_at = None
         self._next_try = self._clock.ticks_add(now_ms, self._delay)
         self._log_text('mqtt: %s; retry in %d s' % (self._last_error, self._delay // 1000))
         self._delay = min(self._delay * 2, self._retry_max)

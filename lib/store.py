@@ -31,7 +31,14 @@ class JsonStore:
             with open(self.path) as fh:
                 text = fh.read()
         except OSError:
-            return None
+            # A power cut between removing the old file and the rename leaves only the new
+            # one under its temporary name: finish the rename.
+            try:
+                with open(self.path + '.tmp') as fh:
+                    text = fh.read()
+                os.rename(self.path + '.tmp', self.path)
+            except OSError:
+                return None
         try:
             doc = json.loads(text)
         except ValueError:

@@ -949,3 +949,33 @@ def test_real_files_spill_restart_and_drain():
     run(q3, clock, 60)
     assert client.stored + client2.stored == [rec(i) for i in range(3, 15)]
     assert _clean(prefix) == []
+
+
+class WrapClock(FakeClock):
+    """ticks as on the ESP32: they wrap at 2^30 ms; ticks_diff is right within half of that."""
+
+    def ticks_ms(self):
+        return self.t & 0x3FFFFFFF
+
+    def ticks_diff(self, a, b):
+        return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+
+    def ticks_add(self, a, d):
+        return (a + d) & 0x3FFFFFFF
+
+
+def test_a_queue_left_empty_for_days_sends_at_once_after_the_ticks_wrap():
+    clock = WrapClock()
+    client = FakeClient(clock)
+    q = AmbientQueue(client, clock)
+    q.add(rec(0))
+    assert q.service(WALL0) == 'sent'
+    for _ in range(10):                      # the app calls service every loop
+        clock.t += 1000
+        q.service(None)
+    clock.t += 9 * 86400 * 1000              # nine quiet days: past half the ticks period
+    for _ in range(5):
+        clock.t += 1000
+        q.service(None)
+    q.add(rec(1))
+    assert q.service(WALL0 + clock.t) == 'sent'

@@ -77,17 +77,20 @@ def _mkdir(path):
         pass
 
 
-def make(ntp_ok=True, scenario=None, backlight=None, **cfg_over):
+def make(ntp_ok=True, scenario=None, backlight=None, seed=1, keep_flash=False, start=None,
+         **cfg_over):
     _mkdir(FLASH)
-    for name in ('smm_scan.json', 'smm_billing.json', 'smm_boots.json'):
+    for name in () if keep_flash else ('smm_scan.json', 'smm_billing.json', 'smm_boots.json'):
         try:
             import os
             os.remove(FLASH + '/' + name)
         except OSError:
             pass
     clock = bp35emu.VirtualClock()
-    start = timeutil.to_epoch(2026, 11, 26, 3, 0, 0)       # 12:00 JST
-    emu = bp35emu.Emulator(clock, scenario=scenario, wall_start=start, rbid=RBID, password=PWD)
+    if start is None:
+        start = timeutil.to_epoch(2026, 11, 26, 3, 0, 0)   # 12:00 JST
+    emu = bp35emu.Emulator(clock, scenario=scenario, wall_start=start, rbid=RBID, password=PWD,
+                           seed=seed)
     doc = {'id': RBID, 'password': PWD, 'contract_amperage': '50', 'collect_date': '22',
            'charge_func': 'tokyo_gas_1', 'scan_cache': FLASH + '/smm_scan.json',
            'baseline_file': FLASH + '/smm_billing.json', 'log_level': 'warning'}
@@ -100,7 +103,6 @@ def make(ntp_ok=True, scenario=None, backlight=None, **cfg_over):
     hw.btnB = FakeButton()
     hw.ticks = clock
     hw.flash = FLASH
-    hw.wifi_connected = lambda: True
     ntp_calls = []
 
     def ntp():
@@ -110,12 +112,16 @@ def make(ntp_ok=True, scenario=None, backlight=None, **cfg_over):
         return start + clock.now_ms() // 1000
     hw.ntp = ntp
     wdts = []
+    hw.wdt = None
 
-    def make_wdt():
-        w = Wdt()
-        wdts.append((clock.now_ms(), w))
-        return w
-    hw.make_wdt = make_wdt
+    def arm_wdt():
+        if hw.wdt is None:
+            hw.wdt = Wdt()
+            wdts.append((clock.now_ms(), hw.wdt))
+    hw.arm_wdt = arm_wdt
+    hw.wifi_reconnect = None
+    hw.wifi_up = [True]
+    hw.wifi_connected = lambda: hw.wifi_up[0]
     resets = []
     hw.reset = lambda: resets.append(clock.now_ms())
     hw.socket = None
@@ -218,3 +224,79 @@ def test_every_runs_drift_free():
         clock.sleep_ms(37)
     assert [t % 10000 < 37 for t in fired] == [True] * len(fired)
     assert len(fired) == 4
+
+
+def truth_period_kwh(emu, start_ymd):
+    t = emu.truth()
+    y, m, d = start_ymd
+    c0 = emu.meter.count_at_local(y, m, d, 0, 0)
+    return ((t['cumulative_count'] - c0) % (10 ** t['digits'])) * t['unit'] * t['coefficient']
+
+
+def test_period_kwh_is_since_00_00_of_the_reading_day():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make()
+    app.start()
+    run_for(app, clock, 70)
+    assert app.billing.start == (2026, 11, 22) and app.billing.source == 'history'
+    assert abs(app.readings.period_kwh - truth_period_kwh(emu, (2026, 11, 22))) < 0.05
+
+
+def test_a_meter_replaced_while_the_device_was_off_does_not_inherit_the_period_start():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make(seed=1)
+    app.start()
+    run_for(app, clock, 70)
+    first_meter = app.meter_id
+    assert app.billing.source == 'history'
+    # Reboot with a different meter on the wall (new MAC, its own counter).
+    app2, clock2, emu2, hw2, lines2, _, _ = make(seed=7, keep_flash=True)
+    app2.start()
+    run_for(app2, clock2, 70)
+    assert app2.meter_id != first_meter
+    assert abs(app2.readings.period_kwh - truth_period_kwh(emu2, (2026, 11, 22))) < 0.05
+
+
+def test_the_chart_rolls_over_at_midnight():
+    # Start 23:50 JST: ten minutes later today's chart is a new day.
+    start = timeutil.to_epoch(2026, 11, 26, 14, 50, 0)
+    app, clock, emu, hw, lines, wdts, ntp_calls = make(start=start)
+    app.start()
+    run_for(app, clock, 60)
+    assert app.today == (2026, 11, 26)
+    assert app.chart_today[46] is not None          # 23:00 slot of the old day
+    run_for(app, clock, 900)
+    assert app.today == (2026, 11, 27)
+    assert app.chart_yesterday[46] is not None      # yesterday now holds the old day
+    assert app.chart_today[46] is None              # nothing measured yet at 23:00 today
+    assert app.chart_today[0] is not None
+
+
+def test_no_endless_resets_when_the_meter_is_gone():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make()
+    app.start()
+    resets = []
+    hw.reset = lambda: resets.append(clock.now_ms())
+    app.resets_without_data = 3                    # three resets already brought nothing
+    app.mono._ms = 3600 * 1000                     # well past the 15-minute guard
+    app._on_reset_request()
+    assert resets == []
+    app.resets_without_data = 1
+    app._on_reset_request()
+    assert len(resets) == 1 and app.resets_without_data == 2
+
+
+def test_wifi_down_for_two_minutes_asks_the_firmware_to_reconnect():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make()
+    calls = []
+    hw.wifi_reconnect = lambda: calls.append(clock.now_ms())
+    app.start()
+    run_for(app, clock, 30)
+    hw.wifi_up[0] = False
+    run_for(app, clock, 100)
+    assert calls == []                              # a short drop heals by itself
+    run_for(app, clock, 60)
+    assert len(calls) == 1
+    run_for(app, clock, 60)
+    assert len(calls) == 1                          # then backing off
+    hw.wifi_up[0] = True
+    run_for(app, clock, 20)
+    assert app.wifi_down_since is None
