@@ -110,6 +110,8 @@ class Bp35a1:
         self.uart = uart
         self.clock = clock
         self.log = log
+        # Wire traces are built only when they will be printed (no allocation otherwise).
+        self.debug = log is not None and (not hasattr(log, 'enabled') or log.enabled(10))
         self.idle = idle            # called while waiting; must not call back into the driver
         self.parser = skstack.LineParser()
         self.dialect = None         # 'bp35a1' or 'bp35c2', from SKINFO
@@ -122,12 +124,11 @@ class Bp35a1:
         self.rx_bytes = 0
         self.fails = 0              # FAIL lines that answered nothing (stray ER09 and the like)
         self._secrets = ()
-        self._buf = bytearray(READ_CHUNK)
 
     # ---- low level -------------------------------------------------------------------------
 
     def _trace(self, direction, text):
-        if self.log is None:
+        if not self.debug:
             return
         for s in self._secrets:
             if s and s in text:
@@ -359,7 +360,8 @@ class Bp35a1:
             head = 'SKSENDTO 1 %s %04X 1 0 %04X ' % (ipv6, port, len(data))
         else:
             head = 'SKSENDTO 1 %s %04X 1 %04X ' % (ipv6, port, len(data))
-        self._trace('>', head + '<%d bytes>' % len(data))
+        if self.debug:
+            self._trace('>', head + '<%d bytes>' % len(data))
         self._write(head.encode())
         self._write(data)
         deadline = self._deadline(timeout_ms)

@@ -269,7 +269,7 @@ class MeterSession:
         if item.rport != _PORT or item.lport != _PORT:
             self.stats['ignored'] += 1
             return None
-        if self.ipv6 is None or item.sender.upper() != self.ipv6:
+        if self.ipv6 is None or (item.sender != self.ipv6 and item.sender.upper() != self.ipv6):
             self.stats['foreign'] += 1
             return None
         if not item.secured:

@@ -11,7 +11,7 @@ import timeutil
 
 RBID = '0123456789ABCDEF0123456789ABCDEF'
 PWD = 'PASSWORD1234'
-CACHE = 'session_test_scan.json'
+CACHE = '/tmp/smm_session_test_scan.json'   # outside the repo; exists on CPython and in the VM
 
 
 class Recorder:
@@ -341,3 +341,19 @@ def test_a_cut_short_pan_description_is_ignored():
         attrs = dict(channel=0x21, channel_page=9, pan_id=0x1234, addr='001C640000001234', lqi=100)
         attrs.update(broken)
         assert bp35a1._pan_from(skstack.Item('pan', **attrs)) is None, broken
+
+
+def test_no_wire_trace_is_built_unless_debug_is_on():
+    class InfoOnly(Recorder):
+        def enabled(self, level):
+            return level >= 20
+
+        def debug(self, msg, *args):
+            raise AssertionError('debug line built at INFO level')
+    clock = bp35emu.VirtualClock()
+    emu = bp35emu.Emulator(clock)
+    drv = bp35a1.Bp35a1(emu.uart, clock, log=InfoOnly())
+    s = meter.MeterSession(drv, clock, RBID, PWD, cache=store.JsonStore(CACHE), log=InfoOnly())
+    s.cache.clear()
+    s.connect()
+    assert s.read((0xE7,)) is not None
