@@ -176,6 +176,18 @@ class Bp35a1:
         self.clock.sleep_ms(POLL_MS)
         return True
 
+    def _take(self, deadline, what=None):
+        """The next item before the deadline.  After it: SkError('timeout', what), or None
+        when `what` is None (the caller treats silence as an answer)."""
+        while True:
+            item = self._next()
+            if item is not None:
+                return item
+            if not self._wait(deadline):
+                if what is None:
+                    return None
+                raise SkError('timeout', what.split(' ')[0])
+
     def _deadline(self, timeout_ms):
         return self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
 
@@ -208,11 +220,7 @@ class Bp35a1:
         deadline = self._deadline(timeout_ms)
         result = None
         while True:
-            item = self._next()
-            if item is None:
-                if not self._wait(deadline):
-                    raise SkError('timeout', line.split(' ')[0])
-                continue
+            item = self._take(deadline, line)
             kind = item.kind
             if kind == 'ok':
                 return result if result is not None else item
@@ -293,11 +301,9 @@ class Bp35a1:
             raise
         deadline = self._deadline(timeout_ms)
         while True:
-            item = self._next()
+            item = self._take(deadline)
             if item is None:
-                if not self._wait(deadline):
-                    return True
-                continue
+                return True
             if item.kind == 'event' and item.code in (0x27, 0x28):
                 return True
             if item.kind not in ('echo', 'unparsed', 'ok', 'fail'):
@@ -312,11 +318,7 @@ class Bp35a1:
         deadline = self._deadline(scan_time_ms(duration) * 3 // 2 + 5000)
         best = None
         while True:
-            item = self._next()
-            if item is None:
-                if not self._wait(deadline):
-                    raise SkError('timeout', 'SKSCAN')
-                continue
+            item = self._take(deadline, 'SKSCAN')
             if item.kind == 'pan':
                 pan = _pan_from(item)
                 if pan is not None and (best is None or pan.lqi > best.lqi):
@@ -337,11 +339,7 @@ class Bp35a1:
         self.command('SKJOIN %s' % ipv6)
         deadline = self._deadline(timeout_ms)
         while True:
-            item = self._next()
-            if item is None:
-                if not self._wait(deadline):
-                    raise SkError('timeout', 'SKJOIN')
-                continue
+            item = self._take(deadline, 'SKJOIN')
             if item.kind == 'event':
                 if item.code == 0x25:
                     return ipv6
@@ -367,11 +365,7 @@ class Bp35a1:
         deadline = self._deadline(timeout_ms)
         result = None
         while True:
-            item = self._next()
-            if item is None:
-                if not self._wait(deadline):
-                    raise SkError('timeout', 'SKSENDTO')
-                continue
+            item = self._take(deadline, 'SKSENDTO')
             kind = item.kind
             if kind == 'ok':
                 return result
@@ -393,11 +387,9 @@ class Bp35a1:
         while True:
             if self.queue:
                 return self.queue.pop(0)
-            item = self._next()
+            item = self._take(deadline)
             if item is None:
-                if not self._wait(deadline):
-                    return None
-                continue
+                return None
             if item.kind in ('erxudp', 'event', 'pong', 'pan'):
                 return item
             if item.kind == 'fail':
