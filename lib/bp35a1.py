@@ -124,6 +124,7 @@ class Bp35a1:
         self.rx_bytes = 0
         self.fails = 0              # FAIL lines that answered nothing (stray ER09 and the like)
         self._secrets = ()
+        self._heads = {}            # SKSENDTO headers by (address, port, length)
 
     # ---- low level -------------------------------------------------------------------------
 
@@ -354,13 +355,18 @@ class Bp35a1:
     def sendto(self, ipv6, data, port=0x0E1A, timeout_ms=CMD_TIMEOUT_MS):
         """SKSENDTO with encryption (SEC 1).  Returns the EVENT 21 parameter (0 = sent,
         1 = failed, 2 = address resolution first) or None when the module printed none."""
-        if self.dialect == 'bp35c2':
-            head = 'SKSENDTO 1 %s %04X 1 0 %04X ' % (ipv6, port, len(data))
-        else:
-            head = 'SKSENDTO 1 %s %04X 1 %04X ' % (ipv6, port, len(data))
+        key = (ipv6, port, len(data))
+        head = self._heads.get(key)
+        if head is None:
+            # A refresh sends the same few headers again and again: build each once.
+            if len(self._heads) >= 8:
+                self._heads = {}
+            side = ' 0' if self.dialect == 'bp35c2' else ''
+            head = ('SKSENDTO 1 %s %04X 1%s %04X ' % (ipv6, port, side, len(data))).encode()
+            self._heads[key] = head
         if self.debug:
-            self._trace('>', head + '<%d bytes>' % len(data))
-        self._write(head.encode())
+            self._trace('>', '%s<%d bytes>' % (head.decode(), len(data)))
+        self._write(head)
         self._write(data)
         deadline = self._deadline(timeout_ms)
         result = None
@@ -375,7 +381,7 @@ class Bp35a1:
                 result = item.param
                 continue
             if kind == 'echo' or kind == 'unparsed':
-                if _glued_ok(item.line, head) is not None:
+                if _glued_ok(item.line, head.decode()) is not None:
                     return result
                 continue
             self._enqueue(item)
