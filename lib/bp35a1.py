@@ -125,6 +125,7 @@ class Bp35a1:
         self.fails = 0              # FAIL lines that answered nothing (stray ER09 and the like)
         self._secrets = ()
         self._heads = {}            # SKSENDTO headers by (address, port, length)
+        self._starved = False       # the parser needs bytes it has not been given yet
 
     # ---- low level -------------------------------------------------------------------------
 
@@ -156,10 +157,19 @@ class Bp35a1:
             n = self.uart.any()
 
     def _next(self):
-        item = self.parser.next()
-        if item is None:
-            self._pump()
+        # The parser is asked again only when bytes arrived since it last said "need more":
+        # re-parsing a half-received ERXUDP line every 5-ms poll would allocate for nothing.
+        if not self._starved:
             item = self.parser.next()
+            if item is not None:
+                return item
+            self._starved = True
+        n = self.rx_bytes
+        self._pump()
+        if self.rx_bytes == n:
+            return None
+        item = self.parser.next()
+        self._starved = item is None
         return item
 
     def _enqueue(self, item):
@@ -205,6 +215,7 @@ class Bp35a1:
             if not self._wait(end):
                 break
         self.parser.reset()
+        self._starved = False
         self.queue = []
 
     # ---- commands ----------------------------------------------------------------------------

@@ -457,6 +457,10 @@ class LineParser:
         buf = self._buf
         n = len(buf)
         eof = self._eof
+        if not eof and buf.find(b'\n', p) < 0:
+            # Both forms end in CR LF (binary data may hold LFs too, but no LF at all means the
+            # line is incomplete): wait instead of tokenising a half line at every poll.
+            return None
         q = p + 7
         toks = []
         limit = min(n, p + _HDR_MAX)
