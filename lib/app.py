@@ -1,15 +1,18 @@
 """The SmartMeter app: schedule, time, billing, screen and uploads, wired to the meter session.
 
-`App(hw, cfg, log)` is handed every piece of hardware by apps/SMM.py in `hw` (UART, lcd, buttons,
-ticks clock, Wi-Fi, NTP, watchdog factory, reset, socket module, MQTT client class, free-heap
-probe, backlight, flash root) and the checked config; it creates none of them.
+`App(hw, cfg, log)` is handed every piece of hardware by apps/SMM.py in `hw` and the checked
+config; it creates none of them.  `hw` has: uart, lcd, btnA, btnB, ticks (utime-like), flash
+(root folder), wifi_connected(), wifi_reconnect(), ntp() -> UTC seconds, wdt (None until armed)
+and arm_wdt(), reset(), socket and select modules, mqtt_simple (umqtt.simple or None),
+mem_free(), backlight(percent), device_id.
 
 A drift-free schedule on ticks: current and power every 10 s (one request E7+E8; once a minute
 the same request also carries E0/E3 for this period's kWh and bill), an Ambient record every
-30 s, an MQTT state on every refresh.  Long waits inside the driver (scan, join) call `idle()`,
-so buttons, the watchdog and the uploads stay alive.  No step raises out of `run()`: errors are
-logged, counted and shown, and the loop goes on (no crash loop).  Secrets never reach the log,
-the screen or the uploads.
+30 s, an MQTT state on every refresh.  Long waits inside the driver (scan, join, answers) call
+`idle()`, which keeps the watchdog, buttons and screen alive but does no network I/O (a slow
+server must not leave the UART unread); Wi-Fi, NTP, Ambient and MQTT are served from the main
+loop.  No step raises out of `step()`: errors are logged, counted and shown, and the loop goes
+on (no crash loop).  Secrets never reach the log, the screen or the uploads.
 """
 
 try:
