@@ -232,9 +232,9 @@ class App:
 
     def _on_a(self):
         # Firmware that reports a release after a long press must not flip the screen too.
-        if self._long_at is not None and \
-                self.ticks.ticks_diff(self.ticks.ticks_ms(), self._long_at) < LONG_RELEASE_MS:
-            self._long_at = None
+        long_at = self._long_at
+        self._long_at = None
+        if long_at is not None and self.ticks.ticks_diff(self.ticks.ticks_ms(), long_at) < LONG_RELEASE_MS:
             return
         self._pressed['a'] = True
 
@@ -403,6 +403,10 @@ class App:
         except (MeterError, SkError) as e:
             self._error('meter', e)
             self.view.error('Meter not connected', str(e))
+            return False
+        except Exception as e:      # anything else: the same back-off, never a tight retry loop
+            self._error('connect', e)
+            self.view.error('Meter not connected', self.last_error or 'error')
             return False
         s = self.session
         self.log.info('joined: channel %d, LQI %s, coefficient %s, unit %s kWh, digits %s',

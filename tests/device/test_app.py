@@ -300,3 +300,17 @@ def test_wifi_down_for_two_minutes_asks_the_firmware_to_reconnect():
     hw.wifi_up[0] = True
     run_for(app, clock, 20)
     assert app.wifi_down_since is None
+
+
+def test_an_unexpected_error_while_connecting_backs_off():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make()
+    calls = []
+
+    def broken(progress=None):
+        calls.append(clock.now_ms())
+        raise OSError(28, 'no space left on flash')
+    app.session.connect = broken
+    app.start()
+    run_for(app, clock, 60)
+    assert len(calls) <= 3, len(calls)          # not a tight retry loop
+    assert app.view.shown.get('page') == 'error'
