@@ -114,7 +114,6 @@ class Readings:
         self.import_kwh = None
         self.period_at = None
         self.period_start = None
-        self.period_label = None
 
     @property
     def current_a(self):
@@ -549,7 +548,6 @@ class App:
         r.period_kwh = kwh
         r.period_yen = self.tariff(self.cfg.contract_amperage, kwh)
         r.period_start = self.billing.start
-        r.period_label = self.billing.label(now_local)
         r.period_at = now
         t = self.mono.s()
         today = timeutil.from_epoch(now_local)[:3]
