@@ -226,7 +226,20 @@ def property_map(epcs):
 
 # --------------------------------------------------------------------------- clocks
 
-class VirtualClock:
+class _Ticks:
+    """MicroPython's ticks arithmetic (they wrap at 2^30) over a subclass's now_ms()."""
+
+    def ticks_ms(self):
+        return self.now_ms() & _TICKS_MASK
+
+    def ticks_diff(self, a, b):
+        return ((a - b + _TICKS_HALF) & _TICKS_MASK) - _TICKS_HALF
+
+    def ticks_add(self, a, d):
+        return (a + d) & _TICKS_MASK
+
+
+class VirtualClock(_Ticks):
     """Virtual time for tests: sleep_ms moves time, nothing else does.  ticks wrap like MicroPython's."""
 
     def __init__(self, start_ms=0):
@@ -234,15 +247,6 @@ class VirtualClock:
 
     def now_ms(self):
         return self._now
-
-    def ticks_ms(self):
-        return self._now & _TICKS_MASK
-
-    def ticks_diff(self, a, b):
-        return ((a - b + _TICKS_HALF) & _TICKS_MASK) - _TICKS_HALF
-
-    def ticks_add(self, a, d):
-        return (a + d) & _TICKS_MASK
 
     def sleep_ms(self, ms):
         if ms > 0:
@@ -255,7 +259,7 @@ class VirtualClock:
         self.sleep_ms(ms)
 
 
-class RealClock:
+class RealClock(_Ticks):
     """Host time with the same interface; `scale` > 1 runs the emulated world faster than real time."""
 
     def __init__(self, scale=1.0):
@@ -272,15 +276,6 @@ class RealClock:
 
     def now_ms(self):
         return int((self._raw() - self._t0) * self._scale)
-
-    def ticks_ms(self):
-        return self.now_ms() & _TICKS_MASK
-
-    def ticks_diff(self, a, b):
-        return ((a - b + _TICKS_HALF) & _TICKS_MASK) - _TICKS_HALF
-
-    def ticks_add(self, a, d):
-        return (a + d) & _TICKS_MASK
 
     def sleep_ms(self, ms):
         if ms > 0:
