@@ -12,8 +12,8 @@ its own or prints; `truth()` tells what the meter served.  Its ECHONET codec is 
 serve as an independent oracle for lib/echonet.py.
 """
 
-from compat import hex_upper, struct
-from timeutil import from_epoch, to_epoch
+from util import hex_upper, struct
+from util import from_epoch, to_epoch
 
 TICKS_PERIOD = 1 << 30
 _TICKS_MASK = TICKS_PERIOD - 1
@@ -40,6 +40,7 @@ DEFAULT_OPTIONS = {
     'rollover_margin': 5,     # counts below 10**D7 at wall_start ('rollover')
     'join_timeout_ms': 38000,  # EVENT 24 after SKJOIN to an unreachable PAN
     'solar_peak_w': 3600,
+    'drop_window_s': None,    # (from, to) seconds after start: every answer lost (any scenario)
 }
 
 ESV_SETI = 0x60
@@ -1504,6 +1505,10 @@ class Emulator:
         t_ans = t21 + r.randint(150, 450) + len(answer) // 2
         if self._sc('drop') and self._rng_fault.chance(self.opts['drop_rate']):
             self.stats['lost_answers'] += 1
+            return
+        window = self.opts.get('drop_window_s')
+        if window and window[0] * 1000 <= t21 - self._t0 < window[1] * 1000:
+            self.stats['lost_answers'] += 1     # every answer in this window is lost
             return
         if self._sc('er09') and self._rng_fault.chance(self.opts['er09_rate']):
             if self._rng_fault.chance(50):

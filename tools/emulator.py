@@ -29,7 +29,7 @@ for _p in (os.path.join(os.path.dirname(HERE), "lib"), HERE):
         sys.path.insert(0, _p)
 
 import bp35emu  # noqa: E402
-from timeutil import to_epoch  # noqa: E402
+from util import to_epoch  # noqa: E402
 
 _CHUNK = 1024
 
