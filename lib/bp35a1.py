@@ -1,297 +1,439 @@
-"""SKSTACK IP driver for the ROHM BP35A1 (and the dual-stack BP35C0/C2 family).
+"""SKSTACK IP driver for the ROHM BP35A1 (and the dual-stack BP35C0/C2 family): line parser + commands.
 
-It is handed a UART-like object (`any`, `read`, `write`), a clock (`ticks_ms`, `ticks_diff`,
-`ticks_add`, `sleep_ms`) and optionally a logger; it never builds a UART or reads a wall
-clock.  It speaks commands and turns the module's output into items with lib/skstack.py.
-Every wait has a deadline; `sleep_ms` is only the poll interval while waiting for input, and
-an `idle` hook lets the app keep its screen, buttons and uploads alive during long waits
-(scan, join).  Items that are not the answer to the running command (ERXUDP, EVENT, EPONG)
-are queued, bounded, for the meter session (lib/meter.py) to take with `recv()`.
-It never prints or logs the B-route ID or password: wire traces mask them.
+`LineParser(size=2048)` (pure) turns the bytes the module prints, in any fragmentation (`feed`),
+into one item per response line, event or EPANDESC block (`next`); one byte at a time gives the
+same items as one big read.  Items are tuples, kind first:
 
-Bring-up order (protocol facts: BP35A1 manual, field logs): flush junk, SKVER (SKRESET if the
-module is hung), SKINFO (dialect: last field FFFE = BP35A1), SKTERM (FAIL ER10 = no session),
-SKSREG SFE 0 (echo off), ROPT and WOPT 01 only when the mode differs (WOPT writes flash,
-about 10,000 times in a module's life; ROPT FAIL ER04 = fixed ASCII), SKSETPWD, SKSETRBID.
-Then scan (growing duration), SKLL64, S2/S3 and SKJOIN until EVENT 25 (EVENT 24 = failure).
+    ('OK', value)                        value: the text after OK ('01' for ROPT) or None
+    ('fail', code)                       'ER04' .. 'ER10' (None for a bare FAIL)
+    ('event', code, sender, side, param) code int; side and param int or None
+    ('pan', fields)                      one EPANDESC block as printed: {'Channel': '21',
+                                         'Channel Page': '09', 'Pan ID': '8888', 'Addr': ..., 'LQI': ..}
+    ('erxudp', sender, dest, rport, lport, sender_lla, secured, side, rssi, length, data, binary, error)
+    ('text', line)                       any other line: echoes, EVER, EINFO, the address SKLL64
+                                         prints, junk
+
+It knows both dialects (BP35A1: `EVENT nn addr [param]`, 9-token ERXUDP; BP35C0/C2: `EVENT nn addr
+side [param]`, ERXUDP with SIDE and optional RSSI) and both ERXUDP data forms (hex ASCII, WOPT 01;
+raw binary, WOPT 00, framed by DATALEN even when the bytes hold spaces, CR or LF), line by line.
+Keywords glued behind leftover text on one line (an echo whose CRLF never came) start a new item;
+a LF at the start of a line is the end of the line before (CR LF) or an empty line: skipped.
+It never raises on any input (a broken ERXUDP is an 'erxudp' item with data None and `error`),
+never holds more than `size` bytes (overflow drops the oldest, counted in `dropped`) and masks
+the secret in SKSET* echoes (SKSETPWD, SKSETRBID).  It waits for more bytes rather than guessing,
+so the last line of a stream that has ended stays buffered: `buf[offset:]` (tools/decode.py
+completes it).
+
+`Bp35a1(uart, clock, log=None, idle=None)` is handed a UART-like object (`any`, `read`,
+`write`), a clock (`ticks_ms`, `ticks_diff`, `ticks_add`, `sleep_ms`) and optionally a logger;
+it never builds a UART or reads a wall clock.  Every wait has a deadline; `sleep_ms` is only the
+poll interval while waiting for input, and `idle` lets the app keep its screen and buttons alive
+during long waits (scan, join).  Items that are not the answer to the running command (ERXUDP,
+EVENT) are queued, bounded, in `queue` for the meter session to take with `recv()`.  Wire traces
+are built only at debug level and show SKSETPWD/SKSETRBID without their argument.  Commands:
+`start(rbid, password)`, `reset()`, `flush()`, `scan(n)`, `join(pan)`, `send(ipv6, data)` (SKSENDTO),
+`command(line, data=None)`, `recv(timeout)`; `side` is ' 0' on the BP35C0/C2 (its SKSCAN and
+SKSENDTO take a SIDE argument, 0 = B route), '' on the BP35A1.
+
+Bring-up (BP35A1 manual, field logs): flush junk, SKVER (SKRESET if the module is hung), SKINFO
+(dialect: last field FFFE = BP35A1), SKTERM (FAIL ER10 = no session), SKSREG SFE 0 (echo off),
+ROPT and WOPT 01 only when the mode differs (WOPT writes flash, about 10,000 times in a module's
+life; ROPT FAIL ER04 = fixed ASCII), SKSETPWD, SKSETRBID.  Then scan (growing duration), S2/S3
+and SKJOIN until EVENT 25 (EVENT 24 = failure); the meter's link-local address is computed from
+its MAC the way SKLL64 does (FE80::, U/L bit flipped).  Facts: ROHM BP35A1 command reference
+1.3.0 and real captures (V01-V42).
 """
 
-from compat import const, is_hex
-import skstack
+from util import const, unhex, is_hex
 
-POLL_MS = const(5)            # poll interval while waiting for UART input
-CMD_TIMEOUT_MS = const(3000)  # an SK command answers within ~100 ms; be generous
-JOIN_TIMEOUT_MS = const(30000)
-MAX_QUEUE = const(16)         # unsolicited items kept for the session
-READ_CHUNK = const(256)
-
-# One scan = 28 channels x (2^duration + 1) x 9.6 ms (BP35A1 manual p.27; real log: 18.0 s at 6)
-_CHANNELS = const(28)
+_CR = const(13)
+_LF = const(10)
+# "ERXUDP " + SENDER(39) DEST(39) RPORT LPORT SENDERLLA(16) [RSSI] SECURED SIDE DATALEN and
+# their spaces is 127 bytes; a header that has no DATALEN token by here is broken.
+_HDR_MAX = const(160)
 
 
-def scan_time_ms(duration):
-    return _CHANNELS * ((1 << duration) + 1) * 96 // 10
+def decode(data):
+    """bytes -> str; bytes >= 0x80 become '?' (module output is ASCII, junk may not be)."""
+    if data and max(data) >= 0x80:
+        return ''.join([chr(c) if c < 0x80 else '?' for c in data])
+    return data.decode()
 
 
-def mac_to_ipv6(mac):
-    """'001C640003DD6393' -> 'FE80:0000:0000:0000:021C:6400:03DD:6393' (U/L bit flipped)."""
-    first = int(mac[0:2], 16) ^ 0x02
-    iid = '%02X' % first + mac[2:]
-    return 'FE80:0000:0000:0000:' + ':'.join(iid[i:i + 4] for i in range(0, 16, 4))
+class LineParser:
+    """Incremental parser: feed(bytes), then call next() until it returns None."""
+
+    def __init__(self, size=2048):
+        self.size = size
+        self.dropped = 0
+        self.reset()
+
+    def feed(self, data):
+        if not data:
+            return
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        pos = self.offset
+        buf = data if pos >= len(self.buf) else self.buf[pos:] + data
+        over = len(buf) - self.size
+        if over > 0:
+            buf = buf[over:]
+            self.dropped += over
+        self.buf = buf
+        self.offset = 0
+
+    def reset(self):
+        self.buf = b''
+        self.offset = 0
+        self.pan = None         # fields of an open EPANDESC block
+
+    def next(self):
+        """The next item, or None when more bytes are needed."""
+        try:
+            while True:
+                buf = self.buf
+                n = len(buf)
+                p = self.offset
+                if p >= n:
+                    return None
+                if buf[p] == _LF:       # the LF of a CR LF, or an empty line
+                    self.offset = p + 1
+                    continue
+                pan = self.pan
+                if pan is not None and buf[p] != 32:
+                    self.pan = None     # field lines all start with spaces
+                    return ('pan', pan)
+                if buf.startswith(b'ERXUDP', p):
+                    # ERXUDP SENDER DEST RPORT LPORT SENDERLLA [RSSI] SECURED [SIDE] DATALEN DATA
+                    if buf.find(b'\n', p) < 0:
+                        # Both forms end in CR LF (binary data may hold LFs too, but no LF at all
+                        # means the line is incomplete): wait instead of tokenising a half line at
+                        # every poll.  With a LF somewhere behind, the header is complete or
+                        # broken, never still arriving.
+                        return None
+                    lim = min(self._line_end(p), p + _HDR_MAX)   # the header ends before this
+                    item = ('erxudp', None, None, None, None, None, None, None, None, None)
+                    error = 'bad header'
+                    q = p + 7
+                    k = 0                             # header tokens
+                    while k < 9:
+                        sp = buf.find(b' ', q, lim)
+                        if sp < 0:
+                            break
+                        k += 1
+                        start = q
+                        q = sp + 1
+                        if k > 6 and sp - start == 4:
+                            # DATALEN: the first 4-character token after SECURED (RSSI has 2,
+                            # SIDE 1).  k: 7 (BP35A1), 8 (+ SIDE) or 9 (+ RSSI and SIDE)
+                            t = decode(buf[p + 7:sp]).split(' ')
+                            try:
+                                item = ('erxudp', t[0], t[1], int(t[2], 16), int(t[3], 16), t[4],
+                                        int(t[k - 2 if k == 7 else k - 3], 16) == 1,
+                                        int(t[k - 2], 16) if k > 7 else None,
+                                        int(t[5], 16) if k == 9 else None, int(t[-1], 16))
+                                error = None
+                            except ValueError:
+                                pass
+                            break
+                    end = self._line_end(q - 1)   # where the text after the header stops
+                    if error is None:
+                        length = item[9]
+                        x = q + length
+                        if end - q == 2 * length:
+                            # Hex ASCII (WOPT 01): 2*DATALEN hex digits, then the line end.
+                            # Binary payloads start 0x10 (ECHONET) or 0x00 (PANA), never with a
+                            # hex digit.
+                            try:
+                                item += (unhex(buf[q:end]), False, None)
+                            except ValueError:
+                                pass
+                        if len(item) == 10:
+                            # Binary (WOPT 00): exactly DATALEN raw bytes, then CRLF.
+                            if is_hex(decode(buf[q:end])):   # hex digits, not 2*DATALEN of them
+                                error = 'DATALEN mismatch'
+                            elif x - p >= self.size:
+                                error = 'DATALEN too large'
+                            elif x >= n:
+                                return None
+                            elif buf[x] != _CR and buf[x] != _LF:
+                                error = 'DATALEN mismatch'
+                            else:
+                                end = x
+                                item += (buf[q:x], True, None)
+                    if error is not None:
+                        # broken: skip to where the line stops (its line end or a keyword),
+                        # keep what is known
+                        if end < 0:
+                            end = n
+                        item += (None, None, error)
+                else:
+                    end = self._line_end(p)
+                    if end < 0:
+                        return None
+                    item = None
+                # consume buf[:end] and, when buf[end] is a line end, that too
+                c = buf[end] if end < n else 0
+                self.offset = end + 1 if c == _CR or c == _LF else end
+                if item is not None:
+                    return item
+                s = decode(buf[p:end])
+                t = s.split()
+                if not t:                      # empty line
+                    continue
+                w = t[0]
+                m = len(t)
+                if pan is not None:
+                    i = s.find(':')
+                    if i < 0:                  # not a field: the block ended before this line
+                        self.offset = p
+                        self.pan = None
+                        return ('pan', pan)
+                    pan[s[:i].strip()] = s[i + 1:].strip()
+                elif w == 'OK':
+                    return ('OK', s[3:].strip() or None)
+                elif w == 'FAIL':
+                    return ('fail', t[1] if m > 1 else None)
+                elif w == 'EPANDESC' and m == 1:
+                    self.pan = {}
+                else:
+                    if w == 'EVENT' and 3 <= m <= 5:
+                        # EVENT <NUM> <SENDER> [<SIDE>] [<PARAM>]: a 1-char 4th token is the
+                        # dual-stack side, a 2-char one the param (BP35A1 "EVENT 21 addr 00";
+                        # BP35C2 "EVENT 21 addr 0 00")
+                        side = param = None
+                        try:
+                            if m == 5:
+                                side = int(t[3], 16)
+                                param = int(t[4], 16)
+                            elif m == 4 and len(t[3]) == 1:
+                                side = int(t[3], 16)
+                            elif m == 4:
+                                if len(t[3]) != 2:
+                                    raise ValueError
+                                param = int(t[3], 16)
+                            return ('event', int(t[1], 16), t[2], side, param)
+                        except ValueError:
+                            pass
+                    elif w[:5] == 'SKSET':      # SKSETPWD, SKSETRBID: the secret never comes out
+                        s = w + ' ********'
+                    return ('text', s)
+        except Exception as e:  # last resort: a parser bug must not stop the device
+            p = self.offset
+            end = self.buf.find(b'\n', p) + 1 or len(self.buf)
+            self.dropped += end - p
+            self.offset = end
+            self.pan = None
+            return ('text', '%s: %s' % ('parser', e))
+
+    def _line_end(self, start):
+        """Where the text from start stops: its first CR or LF, or a keyword glued into it
+        before that (-1: the line is still arriving)."""
+        buf = self.buf
+        n = len(buf)
+        cr = buf.find(b'\r', start)
+        lf = buf.find(b'\n', start, n if cr < 0 else cr)
+        e = lf if lf >= 0 else cr
+        # Lines a module starts with a keyword; any of these found behind leftover text on the
+        # same line (an echo whose CRLF never came: "SKSENDTO 1 ... 000EEVENT 21 ...") starts
+        # a new item.
+        for kw in (b'ERXUDP ', b'EVENT ', b'EPANDESC', b'EINFO ', b'EVER ', b'FAIL ER'):
+            i = buf.find(kw, start + 1, n if e < 0 else e)
+            if i >= 0:
+                e = i
+        return e
 
 
-def lqi_to_rssi(lqi):
-    """RSSI in dBm from the LQI a scan reports (formula used by momonga): 0.275 * LQI - 104.27."""
-    return 0.275 * lqi - 104.27
+# ---- the driver -------------------------------------------------------------------------------
+
+_POLL_MS = const(5)           # poll interval while waiting for UART input (tools/bench.py reads
+                              # it on CPython, where const() is int)
+_CMD_MS = const(3000)         # an SK command answers within ~100 ms; be generous
+_JOIN_MS = const(30000)
+_MAX_QUEUE = const(16)        # unsolicited items kept for the session
+_READ_CHUNK = const(256)
 
 
-def _glued_ok(text, command):
-    """'SKINFOOK', 'ROOK 00': leftover echo text with the answer glued behind it (seen after
-    UART junk).  Returns an 'ok' item when text is a prefix of `command` followed by OK."""
-    i = text.find('OK')
-    while i >= 0:
-        rest = text[i + 2:]
-        if command.startswith(text[:i]) and (not rest or rest[0] == ' '):
-            item = skstack.Item('ok')
-            item.value = rest[1:] if rest else None
-            return item
-        i = text.find('OK', i + 1)
+def pan_from(data):
+    """The meter a scan found, as the dict a saved scan result holds ({channel, pan_id, addr,
+    lqi}), from an EPANDESC block's fields (as printed: 'Channel', 'Pan ID', ..., hex text) or a
+    loaded saved result (ints); keys match in any case, a space as '_'.  None when it is cut
+    short or garbled (UART junk at boot can truncate a block; a saved file can be edited).  A
+    missing LQI counts as 0."""
+    try:
+        d = {}
+        for key in data:        # 'Pan ID' -> 'pan_id': both forms have the same keys after this
+            d[key.lower().replace(' ', '_')] = data[key]
+        ch, pan_id, addr, lqi = d['channel'], d['pan_id'], d['addr'].upper(), d.get('lqi')
+        if isinstance(ch, str):     # as printed: hex text
+            ch, pan_id, lqi = int(ch, 16), int(pan_id, 16), int('0' if lqi is None else lqi, 16)
+        lqi = lqi or 0
+        ch | pan_id | lqi       # TypeError unless all are ints (an edited file may hold 33.0)
+        if 0x21 <= ch <= 0x3C and 0 <= pan_id <= 0xFFFF and 0 <= lqi <= 255 and len(addr) == 16 \
+                and is_hex(addr):
+            return {'channel': ch, 'pan_id': pan_id, 'addr': addr, 'lqi': lqi}
+    except Exception:       # a missing field, a wrong type, not hex, not a dict
+        pass
     return None
 
 
-def _pan_from(item):
-    """A Pan from a scan's EPANDESC item, or None when the block was cut short or garbled
-    (UART junk at boot can truncate it)."""
-    ch, pan_id, lqi, addr = item.channel, item.pan_id, item.lqi, item.addr
-    if not (isinstance(ch, int) and isinstance(pan_id, int) and isinstance(lqi, int)):
-        return None
-    if not isinstance(addr, str) or len(addr) != 16 or not is_hex(addr):
-        return None
-    if not (0x21 <= ch <= 0x3C and 0 <= pan_id <= 0xFFFF):
-        return None
-    page = item.channel_page if isinstance(item.channel_page, int) else 9
-    return Pan(ch, pan_id, addr.upper(), lqi, page)
-
-
 class SkError(Exception):
-    """A command failed: `code` is 'ER04'..'ER10', or 'timeout', or 'join'."""
-
-    def __init__(self, code, message=''):
-        super().__init__('%s %s' % (code, message) if message else code)
-        self.code = code
-
-
-class Pan:
-    """The meter found by a scan: what a saved scan result holds."""
-
-    def __init__(self, channel, pan_id, addr, lqi=0, channel_page=9):
-        self.channel = channel
-        self.pan_id = pan_id
-        self.addr = addr
-        self.lqi = lqi
-        self.channel_page = channel_page
-
-    def to_dict(self):
-        return {'channel': self.channel, 'pan_id': self.pan_id, 'addr': self.addr, 'lqi': self.lqi}
-
-    @staticmethod
-    def from_dict(d):
-        try:
-            ch, pan, addr = int(d['channel']), int(d['pan_id']), str(d['addr']).upper()
-        except (KeyError, TypeError, ValueError):
-            return None
-        if not (0x21 <= ch <= 0x3C and 0 <= pan <= 0xFFFF and len(addr) == 16):
-            return None
-        return Pan(ch, pan, addr, int(d.get('lqi', 0) or 0))
+    """A command failed: args[0] is 'ER04'..'ER10', 'timeout' or 'join'; args[1] what failed."""
 
 
 class Bp35a1:
     def __init__(self, uart, clock, log=None, idle=None):
         self.uart = uart
         self.clock = clock
-        self.log = log
         # Wire traces are built only when they will be printed (no allocation otherwise).
-        self.debug = log is not None and (not hasattr(log, 'enabled') or log.enabled(10))
+        self.log = log if log is not None and log.enabled(10) else None
         self.idle = idle            # called while waiting; must not call back into the driver
-        self.parser = skstack.LineParser()
-        self.dialect = None         # 'bp35a1' or 'bp35c2', from SKINFO
-        self.version = None
-        self.ascii_mode = None      # True: ERXUDP data in hex ASCII (WOPT 01)
-        self.wopt_writes = 0
-        self.queue = []
-        self.queue_dropped = 0
-        self.tx_bytes = 0
-        self.rx_bytes = 0
-        self.fails = 0              # FAIL lines that answered nothing (stray ER09 and the like)
-        self._secrets = ()
-        self._heads = {}            # SKSENDTO headers by (address, port, length)
-        self._starved = False       # the parser needs bytes it has not been given yet
+        self.parser = LineParser()
+        self.side = ''              # ' 0' on the BP35C0/C2 (from SKINFO): the SIDE argument
+        self.queue = []             # unsolicited ERXUDP and EVENT items for the session
 
     # ---- low level -------------------------------------------------------------------------
 
-    def _trace(self, direction, text):
-        if not self.debug:
-            return
-        for s in self._secrets:
-            if s and s in text:
-                text = text.replace(s, '*' * 4)
-        self.log.debug('%s %s', direction, text)
+    def push(self, value):
+        """Keep an item, when it is an ERXUDP or EVENT, for recv() (the oldest goes when the
+        queue is full); anything else (a stray OK, FAIL, text line) is dropped."""
+        if value[0] == 'erxudp' or value[0] == 'event':
+            if len(self.queue) >= _MAX_QUEUE:
+                self.queue.pop(0)
+            self.queue.append(value)
 
-    def _write(self, data):
-        self.tx_bytes += len(data)
-        self.uart.write(data)
+    def _take(self, end, name=None):
+        """The next item before the ticks deadline `end`.  After it: SkError('timeout', name),
+        or None when `name` (what is awaited) is None: the caller treats silence as an answer.
+        `idle` runs and the clock sleeps one poll interval between looks at the UART.
 
-    def _send_line(self, line, cr_only=False):
-        self._trace('>', line)
-        self._write((line + ('\r' if cr_only else '\r\n')).encode())
-
-    def _pump(self):
-        """Move what the UART has into the parser (bounded chunks)."""
-        n = self.uart.any()
-        while n:
-            data = self.uart.read(n if n < READ_CHUNK else READ_CHUNK)
-            if not data:
-                break
-            self.rx_bytes += len(data)
-            self.parser.feed(data)
+        The parser is asked once on entry (earlier reads may hold more items), then only when
+        bytes arrived: re-parsing a half-received ERXUDP line every 5-ms poll would allocate
+        for nothing."""
+        parser = self.parser
+        clock = self.clock
+        item = parser.next()
+        while item is None:
             n = self.uart.any()
-
-    def _next(self):
-        # The parser is asked again only when bytes arrived since it last said "need more":
-        # re-parsing a half-received ERXUDP line every 5-ms poll would allocate for nothing.
-        if not self._starved:
-            item = self.parser.next()
-            if item is not None:
-                return item
-            self._starved = True
-        n = self.rx_bytes
-        self._pump()
-        if self.rx_bytes == n:
-            return None
-        item = self.parser.next()
-        self._starved = item is None
+            if n:
+                while n:
+                    data = self.uart.read(n if n < _READ_CHUNK else _READ_CHUNK)
+                    if not data:
+                        break
+                    parser.feed(data)
+                    n = self.uart.any()
+                item = parser.next()
+                if item is not None:
+                    break
+            if clock.ticks_diff(end, clock.ticks_ms()) <= 0:
+                if name is None:
+                    return None
+                raise SkError('timeout', name)
+            if self.idle is not None:
+                self.idle()
+            clock.sleep_ms(_POLL_MS)
         return item
 
-    def _enqueue(self, item):
-        if len(self.queue) >= MAX_QUEUE:
-            self.queue.pop(0)
-            self.queue_dropped += 1
-        self.queue.append(item)
-
-    def _wait(self, deadline):
-        """One poll interval; False once the deadline has passed."""
-        if self.clock.ticks_diff(deadline, self.clock.ticks_ms()) <= 0:
-            return False
-        if self.idle is not None:
-            self.idle()
-        self.clock.sleep_ms(POLL_MS)
-        return True
-
-    def _take(self, deadline, what=None):
-        """The next item before the deadline.  After it: SkError('timeout', what), or None
-        when `what` is None (the caller treats silence as an answer)."""
-        while True:
-            item = self._next()
-            if item is not None:
-                return item
-            if not self._wait(deadline):
-                if what is None:
-                    return None
-                raise SkError('timeout', what.split(' ')[0])
-
-    def _deadline(self, timeout_ms):
-        return self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
-
-    def flush(self, quiet_ms=100, max_ms=1000):
-        """Drop junk: read until the line has been quiet for quiet_ms (at most max_ms)."""
-        end = self._deadline(max_ms)
-        quiet = self._deadline(quiet_ms)
-        while True:
+    def flush(self):
+        """Drop junk: read until the line has been quiet for 300 ms (at most 3 s)."""
+        clock = self.clock
+        end = clock.ticks_add(clock.ticks_ms(), 3000)
+        quiet = clock.ticks_add(clock.ticks_ms(), 300)
+        while clock.ticks_diff(quiet, clock.ticks_ms()) > 0 \
+                and clock.ticks_diff(end, clock.ticks_ms()) > 0:
             if self.uart.any():
-                self._pump()
-                quiet = self._deadline(quiet_ms)
-            if self.clock.ticks_diff(quiet, self.clock.ticks_ms()) <= 0:
-                break
-            if not self._wait(end):
-                break
+                self.uart.read(self.uart.any())
+                quiet = clock.ticks_add(clock.ticks_ms(), 300)
+            clock.sleep_ms(_POLL_MS)
         self.parser.reset()
-        self._starved = False
         self.queue = []
 
     # ---- commands ----------------------------------------------------------------------------
 
-    def command(self, line, timeout_ms=CMD_TIMEOUT_MS, cr_only=False, want=None):
-        """Send one command; return its OK item (or the first item of kind `want`, e.g. 'ipv6').
+    def command(self, line, data=None):
+        """Send one command line (SKSENDTO: its header, then `data` raw) and wait for its OK.
 
-        FAIL ERxx raises SkError(code).  A stray FAIL ER09 (UART input error: bytes the module
-        received while busy) is counted and the command is sent once more.  Echo lines are
-        skipped, unsolicited items are queued for the session.
+        -> the EVENT 21 parameter for SKSENDTO (0 sent, 1 failed, 2 neighbour solicitation
+        first; None when none came), else the text on the OK line ('01' for ROPT), else the
+        last other line before OK (SKINFO: its EINFO line), else None.  FAIL ERxx raises
+        SkError(code).  A stray FAIL ER09 (UART input error: bytes the module received while
+        busy) is answered by sending the command once more.  Unsolicited items are queued for
+        the session.  SK commands end in CR LF, the product commands (ROPT, WOPT) in CR only.
         """
+        i = line.find(' ')
+        word = line[:i] if i > 0 else line
+        out = line.encode()
+        if data is None:
+            out += b'\r\n' if out[:2] == b'SK' else b'\r'
         retried = False
-        self._send_line(line, cr_only)
-        deadline = self._deadline(timeout_ms)
-        result = None
+        seen = None
         while True:
-            item = self._take(deadline, line)
-            kind = item.kind
-            if kind == 'ok':
-                return result if result is not None else item
-            if kind == 'fail':
-                if item.code == 'ER09' and not retried:
-                    self.fails += 1
-                    retried = True
-                    self._send_line(line, cr_only)
-                    deadline = self._deadline(timeout_ms)
-                    continue
-                raise SkError(item.code, line.split(' ')[0])
-            if want is not None and kind == want:
-                if want == 'ipv6':      # SKLL64 answers with the bare address and no OK
-                    return item
-                result = item
-                continue
-            if kind == 'echo' or kind == 'unparsed':
-                glued = _glued_ok(item.line, line)
-                if glued is not None:
-                    return result if result is not None else glued
-            if kind in ('echo', 'unparsed'):
-                continue
-            self._enqueue(item)
+            if self.log is not None:    # SKSETPWD, SKSETRBID: the secret never reaches the log
+                self.log.debug(word + ' ********' if out[:5] == b'SKSET' else line)
+            self.uart.write(out)
+            if data is not None:
+                self.uart.write(data)
+            end = self.clock.ticks_add(self.clock.ticks_ms(), _CMD_MS)
+            while True:
+                item = self._take(end, word)
+                kind, value = item[0], item[1]
+                if kind == 'text':
+                    # 'SKINFOOK', 'ROOK 00': leftover echo text with the answer glued behind
+                    # it (seen after UART junk): a prefix of the command, then OK
+                    i = value.find('OK')
+                    while i >= 0 and not (line.startswith(value[:i])
+                                          and value[i + 2:i + 3] in ('', ' ')):
+                        i = value.find('OK', i + 1)
+                    if i < 0:
+                        if data is None:
+                            seen = value
+                        continue
+                    kind, value = 'OK', value[i + 3:] or None
+                if kind == 'OK':
+                    return seen if data is not None else value or seen
+                if kind == 'fail':
+                    if value == 'ER09' and not retried:
+                        break
+                    raise SkError(value, word)
+                if kind == 'event' and value == 0x21 and data is not None:
+                    seen = item[4]
+                else:
+                    self.push(item)
+            retried = True
 
-    def register(self, name, value):
-        self.command('SKSREG %s %s' % (name, value))
-
-    def start(self, rbid, password, want_ascii=True):
-        """Bring the module to a known state (no session, echo off, output mode, credentials)."""
-        self._secrets = (rbid, password)
+    def start(self, rbid, password):
+        """Bring the module to a known state: no session, echo off, ASCII output, credentials."""
+        # the bring-up commands in one string: as separate literals each would be a name
+        ver, skinfo, term, ropt, wopt = 'SKVER,SKINFO,SKTERM,ROPT,WOPT 01'.split(',')
         self.flush()
         try:
-            self.version = self.command('SKVER', want='version').version
+            self.command(ver)
         except SkError:
             # A hung module ignores everything until SKRESET (field logs; the 'hang' scenario).
-            self._send_line('SKRESET')
-            self.flush(quiet_ms=300, max_ms=3000)
-            self.version = self.command('SKVER', want='version').version
-        info = self.command('SKINFO', want='info')
-        self.dialect = 'bp35a1' if info.side.upper() == 'FFFE' else 'bp35c2'
-        self.terminate()
-        self.register('SFE', '0')
+            self.reset()
+            self.command(ver)
+        info = self.command(skinfo) or ''
+        self.side = '' if info.upper().endswith('FFFE') else ' 0'
         try:
-            mode = self.command('ROPT', cr_only=True).value
+            self.command(term)
+            # a session was ended: its EVENT 27/28 comes within a few seconds
+            end = self.clock.ticks_add(self.clock.ticks_ms(), _CMD_MS)
+            item = self._take(end)
+            while item is not None and not (item[0] == 'event' and item[1] in (0x27, 0x28)):
+                self.push(item)
+                item = self._take(end)
         except SkError as e:
-            if e.code != 'ER04':
+            if e.args[0] != 'ER10':     # ER10: there was no session
                 raise
-            mode = None                  # no ROPT: output fixed to ASCII (momonga README)
-        if mode is None:
-            self.ascii_mode = True
-        else:
-            try:
-                current = int(mode, 16) & 1 == 1
-            except ValueError:
-                current = None
-            if current != want_ascii:
-                self.command('WOPT %s' % ('01' if want_ascii else '00'), cr_only=True)
-                self.wopt_writes += 1
-            self.ascii_mode = want_ascii
+        self.command('SKSREG SFE 0')
+        try:
+            mode = self.command(ropt)
+        except SkError as e:
+            if e.args[0] != 'ER04':
+                raise
+            mode = '01'                  # no ROPT: output fixed to ASCII (momonga README)
+        if mode != '01':
+            self.command(wopt)
         self.command('SKSETPWD %X %s' % (len(password), password))
         self.command('SKSETRBID %s' % rbid)
 
@@ -303,111 +445,58 @@ class Bp35a1:
             pass
         self.flush()
 
-    def terminate(self, timeout_ms=3000):
-        """End a PANA session if there is one.  True when one was ended."""
-        try:
-            self.command('SKTERM')
-        except SkError as e:
-            if e.code == 'ER10':        # no session
-                return False
-            raise
-        deadline = self._deadline(timeout_ms)
-        while True:
-            item = self._take(deadline)
-            if item is None:
-                return True
-            if item.kind == 'event' and item.code in (0x27, 0x28):
-                return True
-            if item.kind not in ('echo', 'unparsed', 'ok', 'fail'):
-                self._enqueue(item)
-
-    def scan(self, duration):
-        """Active scan with the Pairing-ID IE; the best PAN found (highest LQI) or None."""
-        if self.dialect == 'bp35c2':
-            self.command('SKSCAN 2 FFFFFFFF %d 0' % duration)
-        else:
-            self.command('SKSCAN 2 FFFFFFFF %d' % duration)
-        deadline = self._deadline(scan_time_ms(duration) * 3 // 2 + 5000)
+    def scan(self, n):
+        """Active scan with the Pairing-ID IE, SKSCAN duration n; the best PAN found (highest
+        LQI) or None."""
+        self.command('SKSCAN 2 FFFFFFFF %d%s' % (n, self.side))
+        # one scan = 28 channels x (2^n + 1) x 9.6 ms (BP35A1 manual p.27; real: 18.0 s at 6);
+        # wait 1.5 times that and 5 s more
+        end = self.clock.ticks_add(self.clock.ticks_ms(), 403 * ((1 << n) + 1) + 5000)
         best = None
         while True:
-            item = self._take(deadline, 'SKSCAN')
-            if item.kind == 'pan':
-                pan = _pan_from(item)
-                if pan is not None and (best is None or pan.lqi > best.lqi):
+            item = self._take(end, 'scan')
+            if item[0] == 'pan':
+                pan = pan_from(item[1])
+                if pan is not None and (best is None or pan['lqi'] > best['lqi']):
                     best = pan
-            elif item.kind == 'event' and item.code == 0x22:
-                return best
-            elif item.kind == 'event' and item.code == 0x20:
-                continue
-            elif item.kind in ('erxudp', 'event', 'pong'):
-                self._enqueue(item)
+            elif item[0] != 'event' or item[1] != 0x20:     # EVENT 20: a beacon came
+                if item[0] == 'event' and item[1] == 0x22:  # the scan has ended
+                    return best
+                self.push(item)
 
-    def join(self, pan, timeout_ms=JOIN_TIMEOUT_MS):
-        """SKLL64, S2, S3, SKJOIN; returns the meter's IPv6 address once EVENT 25 arrives.
-        Raises SkError('join') on EVENT 24, SkError('timeout') when neither arrives."""
-        ipv6 = self.command('SKLL64 %s' % pan.addr, want='ipv6').addr
-        self.register('S2', '%X' % pan.channel)
-        self.register('S3', '%X' % pan.pan_id)
-        self.command('SKJOIN %s' % ipv6)
-        deadline = self._deadline(timeout_ms)
+    def join(self, pan):
+        """S2, S3, SKJOIN; the meter's IPv6 address once EVENT 25 arrives.
+        SkError('join') on EVENT 24, SkError('timeout') when neither arrives."""
+        mac = pan['addr']
+        ipv6 = 'FE80:0000:0000:0000:%04X:%s:%s:%s' % (int(mac[:4], 16) ^ 0x0200, mac[4:8],
+                                                      mac[8:12], mac[12:])
+        word = 'SKJOIN'
+        self.command('SKSREG S2 %X' % pan['channel'])
+        self.command('SKSREG S3 %X' % pan['pan_id'])
+        self.command(word + ' ' + ipv6)
+        end = self.clock.ticks_add(self.clock.ticks_ms(), _JOIN_MS)
         while True:
-            item = self._take(deadline, 'SKJOIN')
-            if item.kind == 'event':
-                if item.code == 0x25:
+            item = self._take(end, word)
+            if item[0] == 'event':
+                if item[1] == 0x25:
                     return ipv6
-                if item.code == 0x24:
-                    raise SkError('join', 'EVENT 24')
-                continue            # 21/02 during PANA
-            if item.kind == 'erxudp':
-                if item.rport == 0x0E1A:
-                    self._enqueue(item)     # the node-profile INF may come right away
-                continue                    # PANA on 02CC
+                if item[1] == 0x24:
+                    raise SkError('join', word)
+            elif item[0] == 'erxudp' and item[3] == 0x0E1A:
+                self.push(item)         # the node-profile INF may come right away; PANA is 02CC
 
-    def sendto(self, ipv6, data, port=0x0E1A, timeout_ms=CMD_TIMEOUT_MS):
-        """SKSENDTO with encryption (SEC 1).  Returns the EVENT 21 parameter (0 = sent,
-        1 = failed, 2 = address resolution first) or None when the module printed none."""
-        key = (ipv6, port, len(data))
-        head = self._heads.get(key)
-        if head is None:
-            # A refresh sends the same few headers again and again: build each once.
-            if len(self._heads) >= 8:
-                self._heads = {}
-            side = ' 0' if self.dialect == 'bp35c2' else ''
-            head = ('SKSENDTO 1 %s %04X 1%s %04X ' % (ipv6, port, side, len(data))).encode()
-            self._heads[key] = head
-        if self.debug:
-            self._trace('>', '%s<%d bytes>' % (head.decode(), len(data)))
-        self._write(head)
-        self._write(data)
-        deadline = self._deadline(timeout_ms)
-        result = None
-        while True:
-            item = self._take(deadline, 'SKSENDTO')
-            kind = item.kind
-            if kind == 'ok':
-                return result
-            if kind == 'fail':
-                raise SkError(item.code, 'SKSENDTO')
-            if kind == 'event' and item.code == 0x21:
-                result = item.param
-                continue
-            if kind == 'echo' or kind == 'unparsed':
-                if _glued_ok(item.line, head.decode()) is not None:
-                    return result
-                continue
-            self._enqueue(item)
+    def send(self, ipv6, data):
+        """SKSENDTO to port 0E1A with encryption (SEC 1).  The EVENT 21 parameter (0 = sent,
+        1 = failed, 2 = address resolution first), or None when the module printed none."""
+        return self.command('SKSENDTO 1 %s 0E1A 1%s %04X ' % (ipv6, self.side, len(data)), data)
 
-    def recv(self, timeout_ms):
-        """The next unsolicited item (ERXUDP, EVENT, EPONG) within timeout_ms, else None.
-        Stray OK/FAIL lines that answer no command are counted and dropped."""
-        deadline = self._deadline(timeout_ms)
+    def recv(self, timeout):
+        """The next unsolicited item (ERXUDP, EVENT) within timeout ms, else None.  Stray
+        OK/FAIL lines that answer no command are dropped."""
+        end = self.clock.ticks_add(self.clock.ticks_ms(), timeout)
         while True:
             if self.queue:
                 return self.queue.pop(0)
-            item = self._take(deadline)
-            if item is None:
-                return None
-            if item.kind in ('erxudp', 'event', 'pong', 'pan'):
+            item = self._take(end)
+            if item is None or item[0] == 'erxudp' or item[0] == 'event':
                 return item
-            if item.kind == 'fail':
-                self.fails += 1

@@ -126,11 +126,11 @@ def setup(total):
         clock.sleep_ms(REFRESH_MS)
     rec.reads = None
     session.poll(0)
-    if drv.queue or drv.parser._pos < len(drv.parser._buf):
+    if drv.queue or drv.parser.offset < len(drv.parser.buf):
         raise RuntimeError('driver not idle after setup')
     small = _clean(rec.log, INSTANT)
     big = _clean(rec.log, WITH_PERIOD)
-    tid0 = session.tid.value
+    tid0 = session.tid
     exchanges = []
     for k in range(total):
         tid = (tid0 + 1 + k) & 0xFFFF
@@ -258,7 +258,7 @@ def breakdown(n):
     the parser's feed()/next(), echonet.build_get/parse/decode; the rest is driver and session
     glue.  Runs last: it patches and then restores those functions.  -> {part: bytes per refresh}"""
     import echonet
-    parser = S.session.drv.parser
+    parser = S.session.driver.parser
     acc = {}
     orig_next = parser.next
     orig_feed = parser.feed
@@ -268,7 +268,7 @@ def breakdown(n):
         acc[key] = acc.get(key, 0) + d
 
     def nxt():
-        if parser._pos >= len(parser._buf):
+        if parser.offset >= len(parser.buf):
             # Empty buffer: next() returns None at once (allocation-free: checked by the
             # per_cycle total).  Not measured: gc.mem_alloc() walks the whole heap each time.
             return orig_next()
@@ -276,15 +276,15 @@ def breakdown(n):
         r = orig_next()
         d = gc.mem_alloc() - a
         if r is None:
-            add('skstack next() -> None, partial line buffered', d)
+            add('parser next() -> None, partial line buffered', d)
         else:
-            add('skstack next() -> %s item' % r.kind, d)
+            add('parser next() -> %s item' % r[0], d)
         return r
 
     def feed(data):
         a = gc.mem_alloc()
         orig_feed(data)
-        add('skstack feed()', gc.mem_alloc() - a)
+        add('parser feed()', gc.mem_alloc() - a)
 
     def wrap(name, nargs):
         f = getattr(echonet, name)
@@ -345,7 +345,7 @@ def control(n):
 
 
 def report(extra):
-    st = S.session.stats
+    st = S.session.stats       # requests, answers, resends, timeouts, ... (lib/meter.py)
     d = dict(S.info)
     d.update(extra)
     d.update({
@@ -354,8 +354,8 @@ def report(extra):
         'us_per_refresh': S.us / S.us_n if S.us_n else None,
         'refreshes': S.k, 'missed': S.missed, 'wrong_values': S.wrong,
         'tid_mismatches': S.uart.mismatches, 'unexpected_requests': S.uart.unexpected,
-        'replayed': S.uart.index, 'session_requests': st['requests'],
-        'session_answers': st['answers'], 'session_resends': st['resends'],
-        'session_timeouts': st['timeouts'],
+        'replayed': S.uart.index, 'session_requests': st[0],
+        'session_answers': st[1], 'session_resends': st[2],
+        'session_timeouts': st[3],
     })
     print('@@BENCH ' + json.dumps(d))

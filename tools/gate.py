@@ -17,8 +17,8 @@ MP_TOOLS = ["tools/bp35emu.py", "tools/replay.py"]
 
 # Attribute names whose call is newer than MicroPython 1.11 (or missing there).
 BANNED_METHODS = {
-    "hex": "bytes.hex() is missing on MicroPython 1.11: use compat.hex_upper()",
-    "fromhex": "bytes.fromhex() is missing on MicroPython 1.11: use compat.unhex()",
+    "hex": "bytes.hex() is missing on MicroPython 1.11: use util.hex_upper()",
+    "fromhex": "bytes.fromhex() is missing on MicroPython 1.11: use util.unhex()",
     "time_ns": "time.time_ns() is missing on MicroPython 1.11",
     "removeprefix": "str.removeprefix() is missing on MicroPython",
     "removesuffix": "str.removesuffix() is missing on MicroPython",
@@ -37,7 +37,7 @@ BANNED_MODULES = {
     "typing": "no typing module on the device",
     "dataclasses": "no dataclasses on the device",
     "enum": "no enum on the device",
-    "datetime": "no datetime on the device: use lib/timeutil.py",
+    "datetime": "no datetime on the device: use lib/util.py",
     "asyncio": "asyncio v3 is newer than MicroPython 1.11",
     "pathlib": "no pathlib on the device",
     "subprocess": "CPython-only module",

@@ -1,4 +1,4 @@
-"""Billing period (検針日) tables: month ends, January, leap years, short months, list form,
+"""Billing period (検針日) tables (lib/charge.py): month ends, January, leap years, short months, list form,
 E5 days back, rollover at 10^D7 and the app's own baseline.  Runs under CPython and MicroPython."""
 
 try:
@@ -6,9 +6,10 @@ try:
 except ImportError:
     import json
 
-import billing
-from billing import BillingError, BillingPeriod
-from timeutil import to_epoch
+import charge as billing
+from charge import BillingPeriod
+from echonet import count_diff
+from util import to_epoch
 
 
 def at(y, m, d, hour=12, minute=0):
@@ -24,12 +25,19 @@ def raises(exc, func, *args):
     raise AssertionError('%s not raised by %r%r' % (exc.__name__, func, args))
 
 
+def days_back(now, collect):
+    """The E5 day a new BillingPeriod asks for: whole days from its start to today."""
+    return BillingPeriod(collect).wanted_day(now)
+
+
 def check_table(table):
     for today, collect, start, back in table:
         now = at(*today)
         got = billing.period_start(now, collect)
         assert got == start, (today, collect, got, start)
-        assert billing.days_back(now, got) == back, (today, collect, billing.days_back(now, got))
+        bp = BillingPeriod(collect)
+        assert bp.wanted_day(now) == back, (today, collect, bp.wanted_day(now))
+        assert bp.start == start
 
 
 # A model of the original's day arithmetic (month == 1 special case, "mday < collect" moves
@@ -102,8 +110,7 @@ def test_january_bug_of_the_original_is_caught():
     now = at(2025, 1, 25)
     start = billing.period_start(now, 22)
     assert start == (2025, 1, 22)
-    assert billing.days_back(now, start) == 3
-    assert billing.period_label(start, (2025, 1, 25)) == '01-22~01-25'
+    assert days_back(now, 22) == 3
     # and before the reading day the date is a real date, not (2024, 12, 19)
     assert original_last_day(2025, 1, 10, 22) == (2024, 12, 19)
     assert billing.period_start(at(2025, 1, 10), 22) == (2024, 12, 22)
@@ -145,8 +152,8 @@ def test_negative_day_count_of_the_original_is_caught():
     assert original_days_after(2023, 3, 1, 30) == -1
     assert original_days_after(2023, 3, 1, 31) == -2
     now = at(2023, 3, 1)
-    assert billing.days_back(now, billing.period_start(now, 30)) == 1
-    assert billing.days_back(now, billing.period_start(now, 31)) == 1
+    assert days_back(now, 30) == 1
+    assert days_back(now, 31) == 1
 
 
 def test_list_form_collect_date():
@@ -159,9 +166,11 @@ def test_list_form_collect_date():
         ((2023, 12, 19), days, (2023, 12, 19), 0),
         ((2023, 12, 18), days, (2023, 11, 20), 28),
     ])
-    assert billing.reading_day(2023, 2, days) == 28
-    assert billing.reading_day(2024, 2, days) == 29
-    assert billing.reading_day(2023, 5, days) == 22
+    # reading days of single months: Feb's 30 is its last day, May's is 22
+    assert billing.period_start(at(2023, 3, 1), days) == (2023, 2, 28)
+    assert billing.period_start(at(2024, 3, 1), days) == (2024, 2, 29)
+    assert billing.period_start(at(2023, 5, 31), days) == (2023, 5, 22)
+    assert billing.period_start(at(2023, 5, 31), tuple(days)) == (2023, 5, 22)
 
 
 def test_period_start_ignores_the_time_of_day():
@@ -169,49 +178,45 @@ def test_period_start_ignores_the_time_of_day():
     assert billing.period_start(at(2025, 1, 21, 23, 59) + 59, 22) == (2024, 12, 22)
 
 
-def test_check_collect_date():
-    assert billing.check_collect_date(22) == 22
-    assert billing.check_collect_date('22') == 22
-    assert billing.check_collect_date(' 5 ') == 5
-    assert billing.check_collect_date(['1'] * 12) == (1,) * 12
-    for bad in (0, 32, '', 'x', '2 2', 22.5, True, None, [1] * 11, [1] * 11 + [0], {}):
-        msg = raises(BillingError, billing.check_collect_date, bad)
-        assert msg == 'collect_date: must be a day 1-31 or a list of 12 days'
-    raises(BillingError, billing.reading_day, 2024, 13, 22)
-    raises(BillingError, billing.reading_day, 2024, 1, 0)
+def test_collect_date_is_checked():
+    assert BillingPeriod(22).days == 22
+    assert BillingPeriod('22').days == 22
+    assert BillingPeriod('05').days == 5
+    assert BillingPeriod(['1'] * 12).days == (1,) * 12
+    assert BillingPeriod(tuple(range(1, 13))).days == tuple(range(1, 13))
+    for bad in (0, 32, '', 'x', '2 2', ' 5 ', '\uff12\uff12', 22.5, True, None, [1] * 11,
+                [1] * 11 + [0], [1] * 13, [22], {}):
+        msg = raises(ValueError, BillingPeriod, bad)
+        assert msg == 'collect_date: must be 1-31, or a list of 12 days', bad
 
 
-def test_days_back_limits():
+def test_wanted_day_limits():
     now = at(2024, 5, 1)
-    assert billing.days_back(now, (2024, 1, 23)) == 99    # 9 + 29 + 31 + 30 = 99
-    assert billing.days_back(now, (2024, 1, 22)) is None  # 100 days: beyond E5
-    assert billing.days_back(now, (2024, 5, 1)) == 0
-    raises(BillingError, billing.days_back, now, (2024, 5, 2))
-
-
-def test_period_label():
-    assert billing.period_label((2024, 12, 22), (2025, 1, 5)) == '12-22~01-05'
-    assert billing.period_label((2024, 2, 29), (2024, 3, 1, 13, 0, 0)) == '02-29~03-01'
+    bp = BillingPeriod(1)
+    for start, back in (((2024, 1, 23), 99),        # 9 + 29 + 31 + 30 = 99
+                        ((2024, 1, 22), None),      # 100 days: beyond E5
+                        ((2024, 5, 1), 0),
+                        ((2024, 5, 2), None)):      # after today: a clock set back
+        bp.start = start
+        assert bp.wanted_day(now) == back, start
 
 
 def test_rollover_at_ten_to_the_d7():
-    assert billing.count_diff(15, 999990, 6) == 25
-    assert billing.count_diff(3, 9999999, 7) == 4
-    assert billing.period_count(15, 999990, 6) == 25
-    assert billing.period_count(3, 9999999, 7) == 4
-    assert billing.period_count(123, 100, 7) == 23
-    assert billing.period_count(1000000, 0, 7) == 1000000
-    assert billing.period_count(1000000, 0, 6) is None       # out of range for 6 digits
-    assert billing.period_count(99999999, 0, 6) is None      # sentinel seen in E2
-    assert billing.period_count(None, 5, 6) is None
-    raises(BillingError, billing.period_count, -1, 0, 6)
-    raises(BillingError, billing.period_count, 1.5, 0, 6)
-    kwh = billing.period_kwh(15, 999990, 6, 1, 0.1)
-    assert abs(kwh - 2.5) < 1e-6
-    assert billing.period_kwh(3, 0, 7, 1, 0.1) == 0.3      # divided by 10, not times 0.1
-    assert billing.period_kwh(3, 0, 7, None, 0.01) == 0.03  # no D3: coefficient 1
-    assert billing.period_kwh(None, 0, 7, 1, 0.1) is None
-    raises(BillingError, billing.period_kwh, 3, 0, 7, 1, None)   # E1 unknown
+    assert count_diff(15, 999990, 6) == 25
+    assert count_diff(3, 9999999, 7) == 4
+    bp = BillingPeriod(22, 6)
+    bp.update(at(2025, 1, 25))
+    bp.take_history((3, slots(999990)), at(2025, 1, 25))
+    assert bp.count(15) == 25
+    assert bp.count(1000000) is None                # out of range for 6 digits
+    assert bp.count(99999999) is None               # sentinel seen in E2
+    assert bp.count(None) is None
+    for junk in (-1, 1.5, '15', True):                # no count: no data, never a crash
+        assert bp.count(junk) is None
+    bp7 = BillingPeriod(22, 7)
+    bp7.update(at(2025, 1, 25))
+    bp7.take_history((3, slots(0)), at(2025, 1, 25))
+    assert bp7.count(1000000) == 1000000
 
 
 def slots(first):
@@ -231,10 +236,8 @@ def test_period_from_history():
     assert bp.take_history((3, slots(12000)), now) is True
     assert bp.source == 'history' and bp.partial is False
     assert bp.count(12345) == 345
-    assert abs(bp.kwh(12345, 1, 0.1) - 34.5) < 1e-6
     assert bp.wanted_day(now) is None
     assert bp.baseline() == {'start': '2025-01-22', 'count': 12000, 'partial': False}
-    assert bp.label(now) == '01-22~01-25'
 
 
 def test_history_rollover_digits_6_and_7():
@@ -305,20 +308,29 @@ def test_new_period_forgets_the_old_start():
 
 
 def test_bad_saved_baseline_is_dropped_with_a_reason():
-    for bad in ({'start': '2025-02-30', 'count': 1}, {'start': '2025-01-22', 'count': -1},
-                {'start': '2025-01-22', 'count': 1000000}, {'start': 20250122, 'count': 1},
+    for bad in ({'start': '2025-01-22', 'count': -1}, {'start': '2025-01-22', 'count': 1000000},
+                {'start': 20250122, 'count': 1}, {'start': '2025-01-22'}, {'count': 1},
                 {'start': '2025-01-22', 'count': 1, 'partial': 'no'}, 'junk', [1]):
         bp = BillingPeriod(22, 6, bad)
-        assert bp.baseline_error, bad
+        assert bp.baseline_error == 'malformed baseline', bad
         bp.update(at(2025, 1, 25))
-        assert bp.source is None
+        assert bp.source is None and bp.start_count is None
+    # a start that is no period's start (no date at all, or another format) is never used
+    for start in ('2025-02-30', '2025-1-22', '22.01.2025'):
+        bp = BillingPeriod(22, 6, {'start': start, 'count': 1})
+        assert bp.baseline_error is None
+        bp.update(at(2025, 1, 25))
+        assert bp.source is None and bp.start_count is None
 
 
-def test_bad_arguments_raise_billing_error():
-    raises(BillingError, BillingPeriod, 0)
-    raises(BillingError, BillingPeriod, 22, 9)
+def test_bad_arguments_raise_value_error():
+    raises(ValueError, BillingPeriod, 0)
+    raises(ValueError, BillingPeriod, 22, 9)
     assert BillingPeriod(22, None).digits == 8     # D7 unknown: the widest counter
-    raises(BillingError, BillingPeriod(22).count, 5)      # update() not called yet
+    raises(ValueError, BillingPeriod(22).count, 5)      # update() not called yet
     bp = BillingPeriod(22, 6)
     bp.update(at(2025, 1, 25))
-    raises(BillingError, bp.count, -5)
+    assert bp.count(-5) is None and bp.start_count is None
+    # the clock set back before the period start: nothing to ask, nothing raised
+    assert bp.wanted_day(at(2025, 1, 21)) is None
+    assert bp.take_history((0, slots(5)), at(2025, 1, 21)) is False

@@ -1,7 +1,7 @@
 # Tests of tools/bp35emu.py: the BP35A1/BP35C2 + smart meter emulator, driven by hand through its
 # UART on a virtual clock.  Plain functions and asserts: runs under pytest and MicroPython 1.27.
-from compat import struct, unhex
-from timeutil import to_epoch
+from util import struct, unhex
+from util import to_epoch
 
 import bp35emu
 from bp35emu import Emulator, VirtualClock

@@ -272,3 +272,28 @@ def test_empty_input_and_missing_file():
     assert decode(stdin=b'') == (0, [], b'')
     rc, objs, err = decode(os.path.join(VEC, 'no-such-file.raw'))
     assert rc == 2 and objs == [] and err
+
+
+def test_end_of_input_completes_the_last_line_and_reports_a_cut_erxudp():
+    z = b'0000:0000:0000:0000:0000:0000:0000:0000'
+    # a last line without a line end, then an EPANDESC block the input ends inside
+    rc, objs, _ = decode(stdin=b'OK\r\nEPANDESC\r\n  Channel:21\r\n  Pan ID:8888\r\n')
+    assert rc == 0 and objs[0] == {'type': 'ok', 'value': None}
+    assert objs[1]['type'] == 'pan' and objs[1]['channel'] == 0x21 and objs[1]['pan_id'] == '8888'
+    assert objs[1]['addr'] is None and len(objs) == 2
+    rc, objs, _ = decode(stdin=b'EVER 1.2.10')
+    assert objs == [{'type': 'version', 'version': '1.2.10'}]
+    # a binary ERXUDP whose data the input never delivered
+    rc, objs, _ = decode(stdin=b'OK\r\nERXUDP ' + z + b' ' + z + b' 0E1A 0E1A 0000000000000000 1 '
+                               b'0012 \x10\x81\x00\r\n')
+    assert rc == 0 and objs[0]['type'] == 'ok' and len(objs) == 2
+    assert objs[1]['type'] == 'erxudp' and objs[1]['frame'] is None
+    assert 'truncated' in objs[1]['error']
+
+
+def test_answers_to_commands_the_app_never_sends():
+    rc, objs, _ = decode(stdin=b'EAPPVER rev26e\r\nESREG 00000001\r\nEPONG '
+                               b'FE80:0000:0000:0000:021C:6400:03DD:6393\r\nWOPT 01\r\n')
+    assert objs == [{'type': 'appver', 'version': 'rev26e'}, {'type': 'esreg', 'value': '00000001'},
+                    {'type': 'pong', 'sender': 'FE80:0000:0000:0000:021C:6400:03DD:6393'},
+                    {'type': 'echo', 'line': 'WOPT 01'}]
