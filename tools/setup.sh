@@ -1,13 +1,11 @@
 #!/bin/sh
 # make setup: installs everything the tools and tests need, idempotently, and is a fast no-op when
 # nothing changed.  1. .venv with the pinned requirements-dev.txt  2. npm ci of the pinned
-# MicroPython WebAssembly VM  3. umqtt.simple from PyPI into .deps/ (never copied into the repo)
-# 4. Debian packages (fonts for the simulator, mosquitto for the MQTT tests) when root.
+# MicroPython WebAssembly VM  3. Debian packages (fonts for the simulator, mosquitto for the MQTT
+# tests) when root.
 set -eu
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-UMQTT_VERSION=1.3.4
-UMQTT_SHA256=8555d2f654deb8eb0d724f79b0811a78cc94029d070f3d96bbd74288653d63a5
 DEBS="fonts-dejavu-core mosquitto mosquitto-clients"
 status=0
 
@@ -32,24 +30,7 @@ elif [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.i
     touch node_modules/.installed
 fi
 
-# 3. umqtt.simple, exactly the file the device gets (make deploy copies .deps/umqtt/simple.py)
-if [ ! -f .deps/umqtt/simple.py ]; then
-    say "fetching micropython-umqtt.simple $UMQTT_VERSION from PyPI"
-    tmp=$(mktemp -d)
-    # Its sdist has no setup.py: pip fails to build it but leaves the unpacked files behind.
-    TMPDIR="$tmp" .venv/bin/pip download -q --no-clean --no-deps -d "$tmp" \
-        "micropython-umqtt.simple==$UMQTT_VERSION" >/dev/null 2>&1 || true
-    src=$(find "$tmp" -path '*umqtt/simple.py' | head -n 1)
-    if [ -z "$src" ]; then say "could not fetch micropython-umqtt.simple from PyPI"; rm -rf "$tmp"; exit 1; fi
-    sum=$(sha256sum "$src" | cut -d' ' -f1)
-    if [ "$sum" != "$UMQTT_SHA256" ]; then say "umqtt/simple.py has sha256 $sum, expected $UMQTT_SHA256"; rm -rf "$tmp"; exit 1; fi
-    mkdir -p .deps/umqtt
-    cp "$src" .deps/umqtt/simple.py
-    : > .deps/umqtt/__init__.py
-    rm -rf "$tmp"
-fi
-
-# 4. Debian packages
+# 3. Debian packages
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
     for p in $DEBS; do

@@ -1,10 +1,11 @@
-"""Host (CPython) stand-in for MicroPython's `usocket`, enough for umqtt.simple and lib/ on a laptop.
+"""Host (CPython) stand-in for MicroPython's `usocket`, for lib/ on a laptop (lib/mqttpub.py's MQTT client,
+the simulator, tests/host/test_mqtt_broker.py).
 
 MicroPython sockets are streams: besides send/recv they offer `read(n)` (loops until n bytes or end of
 stream; on a non-blocking socket with nothing waiting it returns None), `readinto(buf[, n])`,
 `readline()` and `write(buf[, n])` (writes everything, or the first n bytes).  CPython sockets have none
 of these, so a plain alias is not enough: `socket` here is CPython's socket with those methods added.
-`getaddrinfo` defaults to IPv4 TCP, as on the ESP32 (umqtt.simple takes the first entry and opens an
+`getaddrinfo` defaults to IPv4 TCP, as on the ESP32 (lib/mqttpub.py takes the first entry and opens an
 AF_INET socket).  Timeouts raise OSError (TimeoutError), as ETIMEDOUT does on the device.
 """
 import socket as _socket

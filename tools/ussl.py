@@ -1,13 +1,13 @@
-"""Host (CPython) stand-in for MicroPython's `ussl`, enough for umqtt.simple's ssl=True on a laptop.
+"""Host (CPython) stand-in for MicroPython's `ussl`, for lib/mqttpub.py's `tls` on a laptop.
 
 `wrap_socket(sock, server_side=False, keyfile=None, certfile=None, cert_reqs=CERT_NONE, ca_certs=None,
-server_hostname=None, do_handshake=True)` returns a MicroPython-style stream (read(n) looping to n bytes,
-None when non-blocking and nothing waits, readinto, readline, write(buf[, n]), setblocking, settimeout).
+server_hostname=None, do_handshake=True)` returns a MicroPython-style TLS stream: `read(n)` (loops to n
+bytes; b'' at the end of the stream; None when the socket is non-blocking and nothing waits), `write(buf)`,
+`setblocking(flag)`, `close()`.  Like MicroPython's ussl (mbedTLS) it keeps talking through the socket it
+was handed (`.sock`, here via ssl.MemoryBIO), so that socket's timeout or non-blocking mode, set with
+its own settimeout(), governs every TLS read and write: lib/mqttpub.py relies on that, as on the device.
 Like MicroPython 1.11's ussl it verifies nothing unless asked (cert_reqs=CERT_REQUIRED + ca_certs).
-A wrapper that keeps its socket in `.sock` (lib/mqttpub.py's timed socket) is wrapped in place, so its
-timeouts keep working over TLS.  The device's own ussl wants a native socket: see lib/mqttpub.py.
 """
-import socket as _socket
 import ssl as _ssl
 
 CERT_NONE = _ssl.CERT_NONE
@@ -16,19 +16,44 @@ CERT_REQUIRED = _ssl.CERT_REQUIRED
 
 
 class _Stream:
-    def __init__(self, ssock):
-        self.s = ssock
+    def __init__(self, sock, tls):
+        self.sock = sock
+        self._tls, self._in, self._out = tls
 
-    def _recv(self, n):
-        try:
-            return self.s.recv(n)
-        except (_ssl.SSLWantReadError, BlockingIOError):
-            return None
+    def _pump(self, op, *args):
+        """Run a TLS operation, moving records between the socket and the BIOs until it completes.
+        None when it needs bytes a non-blocking socket does not have yet."""
+        while True:
+            try:
+                result = op(*args)
+            except _ssl.SSLWantReadError:
+                self._flush()
+                try:
+                    data = self.sock.recv(16384)
+                except BlockingIOError:
+                    return None
+                if data:
+                    self._in.write(data)
+                else:
+                    self._in.write_eof()
+                continue
+            except (_ssl.SSLEOFError, _ssl.SSLZeroReturnError):
+                result = b''
+            self._flush()
+            return result
+
+    def _flush(self):
+        data = self._out.read()
+        if data:
+            self.sock.sendall(data)
+
+    def do_handshake(self):
+        self._pump(self._tls.do_handshake)
 
     def read(self, n=-1):
         buf = bytearray()
         while n < 0 or len(buf) < n:
-            chunk = self._recv(4096 if n < 0 else n - len(buf))
+            chunk = self._pump(self._tls.read, 16384 if n < 0 else n - len(buf))
             if chunk is None:
                 if not buf:
                     return None
@@ -38,55 +63,24 @@ class _Stream:
             buf += chunk
         return bytes(buf)
 
-    def readinto(self, buf, n=None):
-        data = self.read(len(buf) if n is None else n)
-        if data is None:
-            return None
-        buf[:len(data)] = data
-        return len(data)
-
-    def readline(self):
-        line = bytearray()
-        while True:
-            c = self._recv(1)
-            if c is None:
-                if not line:
-                    return None
-                break
-            if not c:
-                break
-            line += c
-            if c == b"\n":
-                break
-        return bytes(line)
-
-    def write(self, buf, n=None):
+    def write(self, buf):
         if isinstance(buf, str):
             buf = buf.encode()
-        data = memoryview(buf)
-        if n is not None:
-            data = data[:n]
-        self.s.sendall(data)
+        data = bytes(buf)
+        done = 0
+        while done < len(data):
+            done += self._pump(self._tls.write, data[done:])
         return len(data)
 
     def setblocking(self, flag):
-        self.s.setblocking(flag)
-
-    def settimeout(self, t):
-        self.s.settimeout(t)
-
-    def fileno(self):
-        return self.s.fileno()
+        self.sock.setblocking(flag)
 
     def close(self):
-        self.s.close()
+        self.sock.close()
 
 
 def wrap_socket(sock, server_side=False, keyfile=None, certfile=None, cert_reqs=CERT_NONE, ca_certs=None,
                 server_hostname=None, do_handshake=True):
-    holder = None
-    if not isinstance(sock, _socket.socket) and isinstance(getattr(sock, "sock", None), _socket.socket):
-        holder, sock = sock, sock.sock
     ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_SERVER if server_side else _ssl.PROTOCOL_TLS_CLIENT)
     if not server_side:
         ctx.check_hostname = bool(server_hostname) and cert_reqs == CERT_REQUIRED
@@ -95,10 +89,9 @@ def wrap_socket(sock, server_side=False, keyfile=None, certfile=None, cert_reqs=
         ctx.load_verify_locations(ca_certs)
     if certfile:
         ctx.load_cert_chain(certfile, keyfile)
-    ssock = ctx.wrap_socket(sock, server_side=server_side, server_hostname=server_hostname,
-                            do_handshake_on_connect=do_handshake)
-    stream = _Stream(ssock)
-    if holder is not None:
-        holder.sock = stream
-        return holder
+    incoming, outgoing = _ssl.MemoryBIO(), _ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_side=server_side, server_hostname=server_hostname)
+    stream = _Stream(sock, (tls, incoming, outgoing))
+    if do_handshake:
+        stream.do_handshake()
     return stream
