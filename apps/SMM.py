@@ -33,21 +33,21 @@ import usocket
 from m5stack import lcd, btnA, btnB
 
 import log as logmod
-import config as cfgmod
-import timeutil
 
 try:
     import uselect
 except ImportError:
     uselect = None
 try:
-    from umqtt import simple as umqtt_simple
+    import ussl
 except ImportError:
-    umqtt_simple = None
+    ussl = None
 try:
     from m5stack import axp
 except ImportError:
     axp = None
+
+EPOCH_2000 = 946684800      # the ESP32's RTC counts seconds from 2000-01-01
 
 WDT_TIMEOUT_MS = 120000
 UART_RXBUF = 2048
@@ -86,11 +86,11 @@ def _ntp(cfg):
     if hasattr(ntptime, 'client'):
         # UIFlow >= 1.6.2: sets the RTC to local time (timezone hours).
         ntptime.client(host=cfg.ntp_host, timezone=cfg.timezone)
-        return utime.time() + timeutil.EPOCH_2000 - cfg.timezone * 3600
+        return utime.time() + EPOCH_2000 - cfg.timezone * 3600
     # micropython-lib's ntptime: sets the RTC to UTC.
     ntptime.host = cfg.ntp_host
     ntptime.settime()
-    return utime.time() + timeutil.EPOCH_2000
+    return utime.time() + EPOCH_2000
 
 
 def _backlight(percent):
@@ -104,6 +104,23 @@ def _backlight(percent):
             axp.setLcdBrightness(percent)
     except Exception:
         pass
+
+
+def _heap():
+    """(free heap, largest free block) in bytes.  MicroPython 1.11 has no call for the largest
+    block, so it is found by halving trial allocations (each one freed at once)."""
+    gc.collect()
+    free = gc.mem_free()
+    lo, hi = 0, free
+    while hi - lo > 64:
+        mid = (lo + hi) // 2
+        try:
+            block = bytearray(mid)
+            block = None
+            lo = mid
+        except MemoryError:
+            hi = mid
+    return free, lo
 
 
 def _device_id():
@@ -123,16 +140,26 @@ def _show_fatal(title, hint):
         lcd.print(title, 0, 0, 0xffffff)
 
 
-def main():
-    logger = logmod.Logger('smm', clock=utime)
+def _load_config(logger):
+    """SmartMeter.json, checked.  It is read once: lib/config.py is dropped afterwards, so its
+    code goes back to the heap (the settings it returns do not hold on to it)."""
+    import config
     try:
-        cfg = cfgmod.load_file(FLASH + '/SmartMeter.json')
-    except cfgmod.ConfigError as e:
+        return config.load_file(FLASH + '/SmartMeter.json')
+    except config.ConfigError as e:
         # A broken config: say what to fix, and wait (no reboot loop).
         logger.error('config: %s', e)
         _show_fatal('Config error', str(e))
         while True:
             utime.sleep_ms(1000)
+    finally:
+        del sys.modules['config']
+
+
+def main():
+    logger = logmod.Logger('smm', clock=utime)
+    cfg = _load_config(logger)
+    gc.collect()
     logger.set_secrets(cfg.secrets())
     logger.set_level(cfg.log_level)
 
@@ -164,8 +191,8 @@ def main():
     hw.reset = machine.reset
     hw.socket = usocket
     hw.select = uselect
-    hw.mqtt_simple = umqtt_simple
-    hw.mem_free = getattr(gc, 'mem_free', None)
+    hw.ssl = ussl
+    hw.heap = _heap
     hw.backlight = _backlight
     hw.device_id = _device_id()
 

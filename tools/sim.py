@@ -1,7 +1,7 @@
 """Desktop simulator: the real, unmodified apps/SMM.py against the emulated BP35A1 + meter.
 
 `make sim` (or `python tools/sim.py`) lays out a temporary /flash like `make deploy` does
-(lib/, umqtt, SmartMeter.json), puts the UIFlow stand-ins (tools/uiflow) first on sys.path,
+(lib/, SmartMeter.json), puts the UIFlow stand-ins (tools/uiflow) first on sys.path,
 wires machine.UART to the in-process emulator (tools/bp35emu.py), points Ambient at the local
 Ambient-compatible server (tools/ambient_server.py) and MQTT at a local mosquitto when one is
 installed (tools/broker.py), and runs apps/SMM.py.  Everything runs on one simulation clock.
@@ -26,7 +26,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = os.path.join(ROOT, "tools")
-sys.path[0:0] = [os.path.join(TOOLS, "uiflow"), TOOLS, os.path.join(ROOT, "lib"), os.path.join(ROOT, ".deps")]
+sys.path[0:0] = [os.path.join(TOOLS, "uiflow"), TOOLS, os.path.join(ROOT, "lib")]
 
 import uiflow_sim  # noqa: E402
 import utime  # noqa: E402  (stand-in)
@@ -36,9 +36,8 @@ import wifiCfg  # noqa: E402
 import ntptime  # noqa: E402
 import usocket  # noqa: E402  (tools/usocket.py)
 import bp35emu  # noqa: E402
-import timeutil  # noqa: E402
+import util as timeutil  # noqa: E402
 import charge  # noqa: E402
-import billing  # noqa: E402
 import config as configmod  # noqa: E402
 from ambient_server import AmbientServer  # noqa: E402
 
@@ -83,10 +82,6 @@ class SimClock(bp35emu.VirtualClock):
         bp35emu.VirtualClock.sleep_ms(self, ms)
 
 
-class MqttHook:
-    """Counts what the app publishes (wraps umqtt.simple.MQTTClient)."""
-
-
 class Simulator:
     def __init__(self, args):
         self.args = args
@@ -107,9 +102,6 @@ class Simulator:
         self._quit = False
         self._real_start = time.time()
         self.broker = None
-        self.mqtt_published = 0
-        self.mqtt_reconnects = 0
-        self.mqtt_available = None
 
         uiflow_sim.reset()
         self.clock = SimClock(self)
@@ -215,9 +207,6 @@ class Simulator:
         for name in os.listdir(os.path.join(ROOT, "lib")):
             if name.endswith(".py"):
                 shutil.copy(os.path.join(ROOT, "lib", name), lib)
-        umqtt = os.path.join(ROOT, ".deps", "umqtt")
-        if os.path.isdir(umqtt):
-            shutil.copytree(umqtt, os.path.join(lib, "umqtt"))
         shutil.copy(os.path.join(ROOT, "apps", "SMM.py"), os.path.join(self.flash, "apps"))
         with open(os.path.join(self.flash, "SmartMeter.json"), "w", encoding="utf-8") as fh:
             json.dump(self.cfg_doc, fh, indent=1)
@@ -252,7 +241,7 @@ class Simulator:
             return False
         if _APP:
             session = _APP[-1].session
-            if session.waiting or session.missed or not session.joined:
+            if getattr(session, "sim_reading", False) or session.missed or not session.joined:
                 return False
         due = self.emu.next_due_ms()
         return due is None or due > now + 1000
@@ -367,12 +356,12 @@ class Simulator:
         cfg = configmod.load(self.cfg_doc)
         served_at = truth.get("time") or self.emu.wall()
         now_local = served_at + 9 * 3600
-        start = billing.period_start(now_local, cfg.collect_date)
+        start = charge.period_start(now_local, cfg.collect_date)
         start_count = self.emu.meter.count_at_local(start[0], start[1], start[2], 0, 0)
         digits = truth["digits"]
         count = truth["cumulative_count"]
         import echonet
-        tariff = charge.get(cfg.tariff if cfg.tariff is not None else cfg.charge_func)
+        tariff = cfg.charge
         if start_count is None or count is None:
             # The meter has no history for the period start (a replaced meter): no truth.
             monthly_kwh = None
@@ -382,7 +371,7 @@ class Simulator:
         amps = (truth["current_r_a"] or 0) + (truth["current_t_a"] or 0)
         meter = {
             "power_w": truth["power_w"], "current_a": round(amps, 1),
-            "cumulative_kwh": truth["cumulative_kwh"], "period_start": billing.ymd_text(start),
+            "cumulative_kwh": truth["cumulative_kwh"], "period_start": charge.ymd_text(start),
             "monthly_kwh": monthly_kwh,
             "monthly_yen": None if monthly_kwh is None else tariff(cfg.contract_amperage, monthly_kwh),
             "export_kwh": truth.get("export_kwh"),
@@ -416,8 +405,8 @@ class Simulator:
         }
         mstats = _app_mqtt_stats()
         if mstats is not None:
-            rep["mqtt"] = {"published": mstats.get("published"), "reconnects": mstats.get("reconnects"),
-                           "available": mstats.get("available")}
+            rep["mqtt"] = {"published": mstats.get("published"), "connects": mstats.get("connects"),
+                           "connected": mstats.get("connected")}
         return rep
 
 
@@ -432,6 +421,18 @@ def _capture_app():
     def init(self, *a, **kw):
         orig(self, *a, **kw)
         _APP.append(self)
+        # The simulation may end only between reads (the screen then shows the last answer):
+        # mark the session while a read is under way.
+        session = self.session
+        read = session.read
+
+        def tracked(*args, **kwargs):
+            session.sim_reading = True
+            try:
+                return read(*args, **kwargs)
+            finally:
+                session.sim_reading = False
+        session.read = tracked
     appmod.App.__init__ = init
 
 
@@ -450,7 +451,8 @@ def _app_mqtt_stats():
 def _app_errors():
     out = []
     for a in _APP:
-        out.extend(e for e in a.log.errors() if e)
+        if a.log.errors:
+            out.append("%d ERROR lines in the log, the last: %s" % (a.log.errors, a.log.last_error))
     return out
 
 

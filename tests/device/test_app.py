@@ -3,10 +3,11 @@
 Runs under CPython and real MicroPython: the app's own modules (schedule, time, billing, view
 wiring) on the VM the device runs.
 """
+import sys
 import bp35emu
 import config
-import timeutil
-from app import App, Every
+from util import to_epoch
+from app import App, Backoff
 from test_view import FakeLcd
 
 RBID = '0123456789ABCDEF0123456789ABCDEF'
@@ -21,16 +22,21 @@ class QuietLcd(FakeLcd):
         FakeLcd.__init__(self)
         self.orientation = None
         self.texts = {}
+        self.LANDSCAPE_FLIP = 3
 
     def orient(self, o):
         self.orientation = o
         self.texts = {}
+        self.colours = {}
 
     def clear(self, color=0):
         self.texts = {}
+        self.colours = {}
 
     def fillRect(self, x, y, w, h, color):
-        pass
+        # a filled box hides the texts that start inside it
+        for k in [k for k in self.texts if x <= k[0] < x + w and y <= k[1] < y + h]:
+            del self.texts[k]
 
     def rect(self, x, y, w, h, color=-1, fillcolor=-1):
         pass
@@ -40,6 +46,10 @@ class QuietLcd(FakeLcd):
 
     def print(self, text, x, y, color):
         self.texts[(x, y)] = text
+        self.colours[(x, y)] = color
+
+    def texts_in_colour(self, color):
+        return sorted([self.texts[k] for k in self.texts if self.colours[k] == color])
 
 
 class FakeButton:
@@ -88,7 +98,7 @@ def make(ntp_ok=True, scenario=None, backlight=None, seed=1, keep_flash=False, s
             pass
     clock = bp35emu.VirtualClock()
     if start is None:
-        start = timeutil.to_epoch(2026, 11, 26, 3, 0, 0)   # 12:00 JST
+        start = to_epoch(2026, 11, 26, 3, 0, 0)   # 12:00 JST
     emu = bp35emu.Emulator(clock, scenario=scenario, wall_start=start, rbid=RBID, password=PWD,
                            seed=seed)
     doc = {'id': RBID, 'password': PWD, 'contract_amperage': '50', 'collect_date': '22',
@@ -126,8 +136,8 @@ def make(ntp_ok=True, scenario=None, backlight=None, seed=1, keep_flash=False, s
     hw.reset = lambda: resets.append(clock.now_ms())
     hw.socket = None
     hw.select = None
-    hw.mqtt_simple = None
-    hw.mem_free = lambda: 40000
+    hw.ssl = None
+    hw.heap = lambda: (40000, 12000)
     hw.backlight = backlight
     hw.device_id = 'test'
     lines = []
@@ -148,14 +158,15 @@ def test_screen_shows_what_the_meter_served():
     app.start()
     run_for(app, clock, 130)
     t = emu.truth()
-    shown = app.view.shown
-    assert shown['power'] == '%dW' % t['power_w'], (shown, t)
+    current, power, period, kwh_text, yen = app.view.shown
+    assert power == '%dW' % t['power_w'], (app.view.shown, t)
     amps = t['current_r_a'] + (t['current_t_a'] or 0)
-    assert abs(int(shown['current_a']) - amps) <= 1
-    assert shown['period'].startswith('11-22~')
-    kwh = app.readings.period_kwh
-    assert shown['monthly_kwh'] == '%.1f' % kwh
-    assert shown['fee_yen'] == '%d' % app.cfg.charge(50, kwh)
+    assert abs(int(current) - amps) <= 1
+    assert period == '11-22~11-26'
+    kwh = app.vals[3]
+    assert kwh_text == '%.1f' % kwh
+    assert yen == '%d' % app.cfg.charge(50, kwh)
+    assert hw.lcd.texts_in_colour(0x606060) == []   # nothing greyed out: every value is fresh
     assert not [l for l in lines if 'ERROR' in l], lines
 
 
@@ -173,12 +184,12 @@ def test_button_a_flips_and_redraws_at_once():
     app, clock, emu, hw, lines, wdts, ntp_calls = make()
     app.start()
     run_for(app, clock, 30)
-    assert app.view.shown['orientation'] == 'landscape'
+    assert not app.view.flipped
     hw.btnA.released()
     app.step()
-    assert app.view.shown['orientation'] == 'landscape_flip'
+    assert app.view.flipped
     assert hw.lcd.orientation == hw.lcd.LANDSCAPE_FLIP
-    assert app.view.shown['power'].endswith('W')       # values drawn again straight away
+    assert app.view.shown[1] in hw.lcd.texts.values()  # values drawn again straight away
 
 
 def test_long_press_toggles_the_backlight_without_flipping():
@@ -188,7 +199,7 @@ def test_long_press_toggles_the_backlight_without_flipping():
     run_for(app, clock, 20)
     hw.btnA.long()
     app.step()
-    assert app.view.shown['orientation'] == 'landscape'
+    assert not app.view.flipped
     assert levels and levels[-1] == 0
 
 
@@ -208,22 +219,47 @@ def test_without_ntp_the_clock_comes_from_the_meter():
     run_for(app, clock, 70)
     assert app.wall.source_name == 'meter'
     assert abs(app.wall.utc() - emu.wall()) <= 60
-    assert app.readings.period_kwh is not None      # period figures did not wait for NTP
+    assert app.vals[3] is not None               # period figures did not wait for NTP
     n = len(ntp_calls)
     run_for(app, clock, 60)
     assert len(ntp_calls) - n <= 2                  # retries back off
 
 
-def test_every_runs_drift_free():
-    clock = bp35emu.VirtualClock()
-    e = Every(clock, 10000)
+def test_refreshes_run_drift_free_and_skip_missed_slots():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make()
+    app.t[5] = clock.ticks_ms()                     # t[5]: the next refresh
     fired = []
     for _ in range(1000):
-        if e.due(clock.ticks_ms()):
+        if app._due(clock.ticks_ms(), 5, 10000):
             fired.append(clock.now_ms())
         clock.sleep_ms(37)
-    assert [t % 10000 < 37 for t in fired] == [True] * len(fired)
+    assert [(t - fired[0]) % 10000 < 37 for t in fired] == [True] * len(fired)
     assert len(fired) == 4
+    clock.sleep_ms(95000)                           # a long recovery: missed slots are skipped
+    assert app._due(clock.ticks_ms(), 5, 10000)
+    assert 0 < clock.ticks_diff(app.t[5], clock.ticks_ms()) <= 10000
+    assert not app._due(clock.ticks_ms(), 5, 10000)
+
+
+def test_backoff_doubles_to_its_cap_and_forgets_a_passed_deadline():
+    clock = bp35emu.VirtualClock()
+    b = Backoff(clock, 1000, 4000)
+    assert b.ready(clock.ticks_ms())
+    waits = []
+    for _ in range(4):
+        b.failed(clock.ticks_ms())
+        n = 0
+        while not b.ready(clock.ticks_ms()):
+            clock.sleep_ms(100)
+            n += 100
+        waits.append(n)
+    assert waits == [1000, 2000, 4000, 4000]
+    b.wait(clock.ticks_ms(), 500)
+    assert not b.ready(clock.ticks_ms())
+    clock.sleep_ms(600)
+    assert b.ready(clock.ticks_ms())
+    clock.sleep_ms(7 * 86400 * 1000)                # days later, past the ticks wrap: still due
+    assert b.ready(clock.ticks_ms())
 
 
 def truth_period_kwh(emu, start_ymd):
@@ -238,7 +274,7 @@ def test_period_kwh_is_since_00_00_of_the_reading_day():
     app.start()
     run_for(app, clock, 70)
     assert app.billing.start == (2026, 11, 22) and app.billing.source == 'history'
-    assert abs(app.readings.period_kwh - truth_period_kwh(emu, (2026, 11, 22))) < 0.05
+    assert abs(app.vals[3] - truth_period_kwh(emu, (2026, 11, 22))) < 0.05
 
 
 def test_a_meter_replaced_while_the_device_was_off_does_not_inherit_the_period_start():
@@ -252,22 +288,22 @@ def test_a_meter_replaced_while_the_device_was_off_does_not_inherit_the_period_s
     app2.start()
     run_for(app2, clock2, 70)
     assert app2.meter_id != first_meter
-    assert abs(app2.readings.period_kwh - truth_period_kwh(emu2, (2026, 11, 22))) < 0.05
+    assert abs(app2.vals[3] - truth_period_kwh(emu2, (2026, 11, 22))) < 0.05
 
 
 def test_the_chart_rolls_over_at_midnight():
     # Start 23:50 JST: ten minutes later today's chart is a new day.
-    start = timeutil.to_epoch(2026, 11, 26, 14, 50, 0)
+    start = to_epoch(2026, 11, 26, 14, 50, 0)
     app, clock, emu, hw, lines, wdts, ntp_calls = make(start=start)
     app.start()
     run_for(app, clock, 60)
     assert app.today == (2026, 11, 26)
-    assert app.chart_today[46] is not None          # 23:00 slot of the old day
+    assert app.chart[0][46] is not None             # 23:00 slot of the old day
     run_for(app, clock, 900)
     assert app.today == (2026, 11, 27)
-    assert app.chart_yesterday[46] is not None      # yesterday now holds the old day
-    assert app.chart_today[46] is None              # nothing measured yet at 23:00 today
-    assert app.chart_today[0] is not None
+    assert app.chart[1][46] is not None             # yesterday now holds the old day
+    assert app.chart[0][46] is None                 # nothing measured yet at 23:00 today
+    assert app.chart[0][0] is not None
 
 
 def test_no_endless_resets_when_the_meter_is_gone():
@@ -275,13 +311,17 @@ def test_no_endless_resets_when_the_meter_is_gone():
     app.start()
     resets = []
     hw.reset = lambda: resets.append(clock.now_ms())
-    app.resets_without_data = 3                    # three resets already brought nothing
-    app.mono._ms = 3600 * 1000                     # well past the 15-minute guard
-    app._on_reset_request()
+    app.boots[1] = 3                               # three resets already brought nothing
+    app.t[0] = 3600                                # uptime: well past the 15-minute guard
+    app._on_reset()
     assert resets == []
-    app.resets_without_data = 1
-    app._on_reset_request()
-    assert len(resets) == 1 and app.resets_without_data == 2
+    app.boots[1] = 1
+    app._on_reset()
+    assert len(resets) == 1 and app.boots[1] == 2
+    app.t[0] = 600                                 # within 15 minutes of boot: never
+    app.boots[1] = 0
+    app._on_reset()
+    assert len(resets) == 1
 
 
 def test_wifi_down_for_two_minutes_asks_the_firmware_to_reconnect():
@@ -299,7 +339,7 @@ def test_wifi_down_for_two_minutes_asks_the_firmware_to_reconnect():
     assert len(calls) == 1                          # then backing off
     hw.wifi_up[0] = True
     run_for(app, clock, 20)
-    assert app.wifi_down_since is None
+    assert app.t[8] is None                         # t[8]: Wi-Fi down since
 
 
 def test_an_unexpected_error_while_connecting_backs_off():
@@ -313,4 +353,114 @@ def test_an_unexpected_error_while_connecting_backs_off():
     app.start()
     run_for(app, clock, 60)
     assert len(calls) <= 3, len(calls)          # not a tight retry loop
-    assert app.view.shown.get('page') == 'error'
+    assert app.view.status[0] == 'error'
+
+
+def test_optional_features_cost_nothing_when_not_configured():
+    for name in ('ambient', 'mqttpub', 'pages'):
+        sys.modules.pop(name, None)
+    app, clock, emu, hw, lines, wdts, ntp_calls = make()
+    app.start()
+    run_for(app, clock, 60)
+    assert app.ambient is None and app.mqtt is None
+    for name in ('ambient', 'mqttpub', 'pages'):
+        assert name not in sys.modules, name          # never imported: no heap spent on them
+
+
+def test_button_b_shows_the_chart_then_the_diagnostics_with_the_heap():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make()
+    app.start()
+    run_for(app, clock, 70)
+    hw.btnB.released()
+    run_for(app, clock, 1)
+    assert app.view.page == 1
+    texts = list(hw.lcd.texts.values())
+    assert [t for t in texts if t.startswith('Today ') and t.endswith('kWh')], texts
+    hw.btnB.released()
+    run_for(app, clock, 1)
+    assert app.view.page == 2
+    texts = list(hw.lcd.texts.values())
+    assert 'heap 40000 free' in texts and 'largest block 12000' in texts, texts
+    assert [t for t in texts if t.startswith('ch ') and 'LQI' in t], texts
+    hw.btnB.released()
+    run_for(app, clock, 1)
+    assert app.view.page == 0 and app.view.shown[1] in hw.lcd.texts.values()
+
+
+def test_free_heap_and_largest_block_are_logged_at_start_and_hourly():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make(log_level='info')
+    app.log.set_level('info')
+    app.start()
+    assert [l for l in lines if 'heap: 40000 bytes free, largest block 12000' in l]
+    n = len([l for l in lines if 'heap:' in l])
+    run_for(app, clock, 3610)
+    assert len([l for l in lines if 'heap:' in l]) == n + 1
+
+
+class NoNetwork:
+    """A usocket stand-in for an unreachable network: every lookup fails."""
+
+    @staticmethod
+    def getaddrinfo(*args):
+        raise OSError(-202)
+
+
+def test_ambient_records_and_mqtt_states_carry_the_readings():
+    import mqttpub
+    published = []
+
+    class FakePublisher:
+        connected = False
+
+        def __init__(self, *args):
+            self.args = args
+
+        def publish_state(self, values):
+            published.append(values)
+
+        def service(self, now_ms=None):
+            pass
+
+        def close(self):
+            pass
+
+    real = mqttpub.MqttPublisher
+    mqttpub.MqttPublisher = FakePublisher
+    try:
+        app, clock, emu, hw, lines, wdts, ntp_calls = make(
+            ambient={'channel_id': '123', 'write_key': 'KEY4567890123456',
+                     'fields': {'d1': 'current', 'd2': 'power', 'd3': 'period_kwh',
+                                'd4': 'period_yen', 'd5': 'import_kwh'}},
+            mqtt={'host': 'broker.local'})
+        hw.socket = NoNetwork
+        app = App(hw, app.cfg, app.log)
+        app.start()
+        run_for(app, clock, 75)
+    finally:
+        mqttpub.MqttPublisher = real
+    assert isinstance(app.mqtt, FakePublisher) and app.mqtt.args[0]['host'] == 'broker.local'
+    t = emu.truth()
+    names = mqttpub.STATE.split()
+    state = dict(zip(names, published[-1]))
+    assert state['power_w'] == t['power_w'] and state['current_r_a'] == t['current_r_a']
+    assert abs(state['import_kwh'] - t['cumulative_kwh']) < 0.2
+    assert state['period_kwh'] == app.vals[3] and state['period_yen'] == app.vals[4]
+    assert state['period_start'] == '2026-11-22' and state['lqi'] == app.session.lqi
+    assert 0 <= emu.wall() - state['timestamp'] <= 10  # the time of the last refresh
+    assert len(published) >= 7                        # every refresh
+    rec = app._record()
+    assert set(rec) == {'created', 'd1', 'd2', 'd3', 'd4', 'd5'}
+    assert rec['d2'] == t['power_w'] / 1000 and rec['d3'] == app.vals[3] and rec['d4'] == app.vals[4]
+    assert abs(rec['created'] // 1000 - emu.wall()) <= 1     # measured now, kept with the record
+    assert app.ambient.queued >= 2                    # no network: kept, none lost
+
+
+def test_boots_are_counted_across_restarts_and_a_strange_file_starts_again():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make()
+    assert app.boots == [1, 0]
+    app2 = make(keep_flash=True)[0]
+    assert app2.boots == [2, 0]
+    with open(FLASH + '/smm_boots.json', 'w') as f:
+        f.write('{"boots": 7, "resets_without_data": 1}')      # an older format: not trusted
+    app3 = make(keep_flash=True)[0]
+    assert app3.boots == [1, 0]

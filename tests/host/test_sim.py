@@ -90,7 +90,7 @@ def test_outage_loses_nothing(tmp_path):
     assert a["generated"] == a["delivered"] and a["generated"] >= 115
     assert a["dropped"] == 0 and a["queued"] == 0 and a["in_order"]
     if q is not None:
-        assert q["reconnects"] >= 1 and q["available"] == "online"
+        assert q["connects"] >= 2 and q["connected"] is True   # reconnected after the broker outage
     elif os.environ.get("CI") == "true":
         pytest.fail("no MQTT broker in CI: make setup installs mosquitto")
 

@@ -534,7 +534,7 @@ def test_fresh_boot_rtc_starts_at_2000(sim):
 
 def test_time_is_seconds_since_2000_and_agrees_with_timeutil(sim):
     machine, utime = sim['machine'], sim['utime']
-    import timeutil
+    import util as timeutil
     machine.RTC().datetime((2026, 11, 25, 2, 15, 0, 0, 0))
     expected = timeutil.to_epoch(2026, 11, 25, 15, 0, 0) - timeutil.EPOCH_2000
     assert utime.time() == expected
@@ -549,7 +549,7 @@ def test_time_is_seconds_since_2000_and_agrees_with_timeutil(sim):
 @given(st.integers(min_value=0, max_value=4102444800 - 946684800))
 def test_localtime_and_mktime_round_trip(mods, secs):
     utime = mods['utime']
-    import timeutil
+    import util as timeutil
     t = utime.localtime(secs)
     assert t[:7] == timeutil.from_epoch(secs + timeutil.EPOCH_2000)
     assert utime.mktime(t) == secs
@@ -602,7 +602,7 @@ def test_ntptime_client_sets_local_time_with_the_timezone(sim):
     assert ntp.formatDatetime('-', ':') == '2026-02-01 00:30:00'
     assert ntp.formatDate('/') == '2026/02/01'
     assert ntp.formatTime() == '00:30:00'
-    import timeutil
+    import util as timeutil
     utc2000 = timeutil.to_epoch(2026, 1, 31, 15, 30, 0) - timeutil.EPOCH_2000
     assert 0 <= ntp.getTimestamp() - utc2000 <= 1
     assert ntptime._sim.hosts == ['jp.pool.ntp.org', 'jp.pool.ntp.org']
@@ -771,16 +771,15 @@ def test_uart_proxy_talks_to_the_bp35a1_emulator(sim):
 def test_lib_view_draws_on_the_standin_lcd(sim):
     lcd, axp = sim['m5stack'].lcd, sim['m5stack'].axp
     import view
-    v = view.View(lcd, backlight=axp.setLcdBrightness, contract_a=40)
-    v.update({'current_a': (12.5, 100), 'power_w': (1234, 100), 'monthly_kwh': (123.4, 100),
-              'fee_yen': (3456, 100), 'period': (((2026, 11, 24), (2026, 11, 25)), 100)}, 100)
+    v = view.View(lcd, backlight=axp.setLcdBrightness, contract=40)
+    v.update([12.5, 1234, ((2026, 11, 24), (2026, 11, 25)), 123.4, 3456], [100] * 5, 100)
     assert lcd.screensize() == (160, 80)
     texts = [r.text for r in lcd._sim.texts]
-    assert v.shown['power'] in texts
+    assert v.shown[1] == '1234W' and v.shown[1] in texts
     assert not [r for r in lcd._sim.texts if r.clipped or r.dropped]
     v.flip()
     assert lcd._sim.image().size == (160, 80)
-    assert v.shown['power'] in [r.text for r in lcd._sim.texts]
+    assert v.shown[1] in [r.text for r in lcd._sim.texts]
 
 
 def test_max_step_caps_each_clock_step(sim):

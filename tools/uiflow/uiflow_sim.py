@@ -29,7 +29,7 @@ TICKS_PERIOD = 1 << 30  # MicroPython's ticks_ms()/ticks_us() wrap here
 TICKS_MASK = TICKS_PERIOD - 1
 TICKS_HALF = TICKS_PERIOD // 2
 
-EPOCH_2000 = 946684800  # seconds from 1970-01-01 to 2000-01-01 (lib/timeutil.EPOCH_2000)
+EPOCH_2000 = 946684800  # seconds from 1970-01-01 to 2000-01-01 (lib/util.EPOCH_2000)
 
 # Module names of the stand-ins: a simulator that re-runs the app after a reset purges the
 # app's own modules from sys.modules but keeps these (they hold the simulated hardware).
@@ -395,12 +395,12 @@ class Hub(object):
 
 def _timeutil():
     try:
-        import timeutil
+        import util as timeutil
     except ImportError:  # lib/ not on sys.path yet: it sits two folders up
         lib = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'lib')
         if lib not in sys.path:
             sys.path.append(lib)
-        import timeutil
+        import util as timeutil
     return timeutil
 
 
