@@ -1,28 +1,32 @@
 """Put SmartMeter on an M5StickC running UIFlow 1.x with mpremote, or precompile lib/ to .mpy.
 
 usage:
-  python tools/deploy.py --port /dev/ttyUSB0 [--force] [--mpy 1.11|1.12] [--config FILE]
-        (make deploy PORT=/dev/ttyUSB0 [FORCE=1])
+  python tools/deploy.py --port /dev/ttyUSB0 [--force] [--mpy 1.11|1.12 | --source] [--config FILE]
+        (make deploy PORT=/dev/ttyUSB0 [FORCE=1] [MPY=1.11|1.12] [SOURCE=1])
   python tools/deploy.py --mpy 1.11|1.12 --build-only [--build-dir DIR]
         (make mpy MPY=1.11)
-  python tools/deploy.py --dry-run [--port P] [--mpy V] [--force]
+  python tools/deploy.py --dry-run [--port P] [--mpy V | --source] [--force]
         [--assume-config] [--assume-no-ntptime] [--assume-version 1.11|1.12]
 
 What a deploy does, in this order (each step is printed before it runs):
-  1. checks the host side: apps/SMM.py, lib/*.py, .deps/umqtt/simple.py (from `make setup`);
-  2. with --mpy, compiles lib/*.py and umqtt/simple.py with mpy-cross for that firmware into
-     build/mpy-<ver>/lib (1.11 -> mpy v4, 1.12 -> mpy v5; bytecode only);
-  3. asks the device (one `mpremote exec`) what it has: /flash/lib, /flash/apps,
-     /flash/SmartMeter.json, /flash/lib/umqtt, whether the firmware has an `ntptime`, its
-     MicroPython version and free flash;
-  4. checks SmartMeter.json with lib/config.py before it is copied (only when the device has
-     none, or with --force) and stops with the ConfigError message if it is broken (secrets
+  1. checks the host side: apps/SMM.py and lib/*.py;
+  2. asks the device (one `mpremote exec`) what it has: /flash/lib, /flash/apps,
+     /flash/SmartMeter.json, whether the firmware has an `ntptime`, its MicroPython version
+     (sys.implementation) and free flash;
+  3. compiles lib/*.py with mpy-cross for that firmware's MicroPython into build/mpy-<ver>/lib
+     (1.11 -> mpy v4, 1.12 -> mpy v5; bytecode only).  Precompiled code is the default: the
+     device then never compiles a module, which would need the module's parse tree in RAM on
+     top of the app (see README, "Memory").  --mpy names the version (refused when the device
+     says otherwise); --source deploys lib/*.py instead (the fallback, for a firmware whose
+     version the probe cannot tell, or to edit a module on the device);
+  4. checks SmartMeter.json with tools/checkconfig.py before it is copied (only when the device
+     has none, or with --force) and stops with every problem it finds if it is broken (secrets
      are never printed);
-  5. copies, in one mpremote session: lib/*.py (or .mpy) -> /flash/lib, umqtt/simple.py ->
-     /flash/lib/umqtt (+ an empty __init__.py when missing), apps/SMM.py -> /flash/apps/SMM.py
-     (always source: UIFlow runs apps from .py), SmartMeter.json -> /flash/SmartMeter.json;
-     mpremote skips files whose contents are already on the device.  A module deployed as
-     .mpy has its old .py removed from /flash/lib (MicroPython prefers .py), and the reverse;
+  5. copies, in one mpremote session: lib/*.mpy (or .py) -> /flash/lib, apps/SMM.py ->
+     /flash/apps/SMM.py (always source: UIFlow runs apps from .py), SmartMeter.json ->
+     /flash/SmartMeter.json; mpremote skips files whose contents are already on the device.
+     A module deployed as .mpy has its old .py removed from /flash/lib (MicroPython prefers
+     .py), and the reverse;
   6. only when the firmware has no `ntptime` (UIFlow before 1.6.2): installs micropython-lib's
      ntptime (settime() API) with `mpremote mip install --no-mpy` (needs internet on this
      computer; it is not on PyPI), provided the firmware has the time.gmtime it needs.
@@ -53,16 +57,12 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB_DIR = os.path.join(ROOT, 'lib')
 APP = os.path.join(ROOT, 'apps', 'SMM.py')
-DEPS = os.path.join(ROOT, '.deps')
-UMQTT = os.path.join(DEPS, 'umqtt', 'simple.py')
-UMQTT_INIT = os.path.join(DEPS, 'umqtt', '__init__.py')
 CONFIG = os.path.join(ROOT, 'SmartMeter.json')
 BUILD = os.path.join(ROOT, 'build')
 
 DEV_FLASH = '/flash'
 DEV_LIB = '/flash/lib'
 DEV_APPS = '/flash/apps'
-DEV_UMQTT = '/flash/lib/umqtt'
 DEV_APP = '/flash/apps/SMM.py'
 DEV_CONFIG = '/flash/SmartMeter.json'
 
@@ -72,8 +72,8 @@ MPY_VERSIONS = {'1.11': 4, '1.12': 5}
 # Modules that UIFlow 1.x firmware on the M5StickC has built in (frozen or C), so apps/SMM.py
 # and lib/ may import them without deploy copying anything.  Sources: docs/uiflow-1x.md in the
 # shared notes and UIFlow's public apps.  `ntptime` is built in since UIFlow 1.6.2 (its own
-# ntptime.client API); on older firmware deploy installs micropython-lib's.  `umqtt.simple` is
-# NOT here: deploy always copies the file the tests exercise.  `logging` is NOT built in.
+# ntptime.client API); on older firmware deploy installs micropython-lib's.  `logging` is NOT
+# built in.  MQTT needs no library: lib/mqttpub.py is its own client.
 FIRMWARE_MODULES = (
     # UIFlow
     'm5stack', 'wifiCfg', 'axp', 'ntptime', 'urequests',
@@ -87,7 +87,7 @@ FIRMWARE_MODULES = (
 )
 
 PROBE_MARK = 'SMMPROBE '
-PROBE_SHOWN = ('<probe: listdir /flash, /flash/lib, /flash/apps, /flash/lib/umqtt; import ntptime; '
+PROBE_SHOWN = ('<probe: listdir /flash, /flash/lib, /flash/apps; import ntptime; '
                'time.gmtime?; sys.implementation.version; statvfs /flash>')
 # Runs on the device (MicroPython 1.11+): one line saying what is there.
 PROBE_CODE = '\n'.join((
@@ -101,8 +101,7 @@ PROBE_CODE = '\n'.join((
     '        return os.listdir(p)',
     '    except OSError:',
     '        return None',
-    'r = {"flash": _ls("/flash"), "lib": _ls("/flash/lib"), "apps": _ls("/flash/apps"),',
-    '     "umqtt": _ls("/flash/lib/umqtt")}',
+    'r = {"flash": _ls("/flash"), "lib": _ls("/flash/lib"), "apps": _ls("/flash/apps")}',
     'try:',
     '    import ntptime',
     '    r["ntptime"] = "client" if hasattr(ntptime, "client") else (',
@@ -196,8 +195,6 @@ def check_host():
         missing.append('apps/SMM.py (the UIFlow app)')
     if not os.path.isdir(LIB_DIR) or not lib_sources():
         missing.append('lib/*.py')
-    if not os.path.isfile(UMQTT):
-        missing.append('.deps/umqtt/simple.py (run `make setup`)')
     if missing:
         raise DeployError('missing on this computer: ' + ', '.join(missing))
 
@@ -231,10 +228,11 @@ def scrub(message, secrets):
 
 
 def validate_config(path):
-    """Checks SmartMeter.json with lib/config.py; returns a one-line summary without secrets."""
-    if LIB_DIR not in sys.path:
-        sys.path.insert(0, LIB_DIR)
-    import config
+    """Checks SmartMeter.json with tools/checkconfig.py (which runs lib/config.py too); returns a
+    one-line summary without secrets, or DeployError naming every problem."""
+    if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import checkconfig
     try:
         with open(path, 'rb') as f:
             data = f.read()
@@ -246,19 +244,13 @@ def validate_config(path):
         text = ''
     secrets = _secret_values(text)
     try:
-        cfg = config.load(data)
-    except config.ConfigError as e:
-        raise DeployError('%s is not valid, nothing was copied: %s'
-                          % (rel(path), scrub(str(e), secrets))) from None
-    except Exception as e:  # a bug in config.py must not leak the file's contents
-        raise DeployError('%s: lib/config.py failed (%s)' % (rel(path), type(e).__name__)) from None
-    parts = ['contract %s A' % cfg.contract_amperage, 'collect day %s' % cfg.collect_date]
-    parts.append('tariff table' if getattr(cfg, 'tariff', None) else
-                 'charge_func %s' % cfg.charge_func)
-    parts.append('Ambient ' + ('on' if cfg.ambient else 'off'))
-    parts.append('MQTT ' + ('on' if cfg.mqtt else 'off'))
-    parts.append('Wi-Fi ' + ('from the file' if cfg.wifi else "from UIFlow's settings"))
-    return scrub(', '.join(parts), secrets)
+        settings, problems = checkconfig.check(data)
+    except Exception as e:  # a bug in the checker must not leak the file's contents
+        raise DeployError('%s: tools/checkconfig.py failed (%s)' % (rel(path), type(e).__name__)) from None
+    if problems:
+        raise DeployError('%s is not valid, nothing was copied:\n  %s' % (
+            rel(path), scrub('\n  '.join(problems), secrets))) from None
+    return scrub(checkconfig.summary(settings), secrets)
 
 
 def mpy_out_dir(version, build_dir=None):
@@ -266,13 +258,14 @@ def mpy_out_dir(version, build_dir=None):
 
 
 def mpy_jobs(version, build_dir=None):
-    """[(source .py, output .mpy, name embedded in the .mpy)] for lib/*.py and umqtt/simple.py."""
+    """[(source .py, output .mpy, name embedded in the .mpy)] for lib/*.py.  The embedded name is
+    the bare file name: it shows in tracebacks and is interned on the device (a host path would
+    cost RAM for nothing)."""
     out = os.path.join(mpy_out_dir(version, build_dir), 'lib')
     jobs = []
     for src in lib_sources():
         name = os.path.basename(src)
         jobs.append((src, os.path.join(out, name[:-3] + '.mpy'), name))
-    jobs.append((UMQTT, os.path.join(out, 'umqtt', 'simple.mpy'), 'umqtt/simple.py'))
     return jobs
 
 
@@ -285,8 +278,6 @@ def build_mpy(version, build_dir=None, dry_run=False):
     the same files work on every ESP32 build of that MicroPython version."""
     if version not in MPY_VERSIONS:
         raise DeployError('--mpy must be one of %s' % ', '.join(sorted(MPY_VERSIONS)))
-    if not os.path.isfile(UMQTT):
-        raise DeployError('missing on this computer: .deps/umqtt/simple.py (run `make setup`)')
     jobs = mpy_jobs(version, build_dir)
     out = mpy_out_dir(version, build_dir)
     say('mpy: compiling for MicroPython %s (mpy v%d) into %s/'
@@ -349,7 +340,7 @@ def assumed_state(opts):
     version = [int(x) for x in opts.assume_version.split('.')] + [0]
     return {
         'flash': ['SmartMeter.json'] if opts.assume_config else [],
-        'lib': None, 'apps': None, 'umqtt': None,
+        'lib': None, 'apps': None,
         'ntptime': None if opts.assume_no_ntptime else 'client',
         'ntptime_file': '', 'gmtime': True, 'version': version, 'free': None,
     }
@@ -374,7 +365,7 @@ def describe(state):
     say('device: MicroPython %s' % ('.'.join(str(x) for x in v) if v else 'version unknown'))
     if state.get('free') is not None:
         say('device: %d KB free on /flash' % (state['free'] // 1024))
-    for key, path in (('lib', DEV_LIB), ('apps', DEV_APPS), ('umqtt', DEV_UMQTT)):
+    for key, path in (('lib', DEV_LIB), ('apps', DEV_APPS)):
         say('device: %s %s' % (path, 'exists' if state.get(key) is not None else 'is missing'))
     say('device: %s %s' % (DEV_CONFIG, 'exists' if 'SmartMeter.json' in (state.get('flash') or [])
                            else 'is missing'))
@@ -407,11 +398,8 @@ def plan(state, opts, mpy_jobs_list=None):
     Pure: decided from the probed (or assumed) device state and the options."""
     steps = []
     lib_now = state.get('lib') or []
-    umqtt_now = state.get('umqtt')
     if state.get('lib') is None:
         steps.append(('create %s' % DEV_LIB, ['fs', 'mkdir', ':' + DEV_LIB]))
-    if umqtt_now is None:
-        steps.append(('create %s' % DEV_UMQTT, ['fs', 'mkdir', ':' + DEV_UMQTT]))
     if state.get('apps') is None:
         steps.append(('create %s' % DEV_APPS, ['fs', 'mkdir', ':' + DEV_APPS]))
 
@@ -420,25 +408,41 @@ def plan(state, opts, mpy_jobs_list=None):
         ours, other = '.mpy', '.py'
     else:
         files = [(src, DEV_LIB + '/' + os.path.basename(src)) for src in lib_sources()]
-        files.append((UMQTT, DEV_UMQTT + '/simple.py'))
         ours, other = '.py', '.mpy'
     # The other form of a module we deploy would shadow it (.py) or linger (.mpy): remove it.
     for _src, dev in files:
         base = dev.rsplit('/', 1)[1][:-len(ours)]
-        listing = umqtt_now if dev.startswith(DEV_UMQTT + '/') else lib_now
-        if listing and base + other in listing:
+        if base + other in lib_now:
             stale = dev[:-len(ours)] + other
             steps.append(('remove the old %s' % stale, ['fs', 'rm', ':' + stale]))
     for src, dev in files:
         steps.append(('copy %s' % rel(src), ['fs', 'cp', rel(src), ':' + dev]))
-    if '__init__.py' not in (umqtt_now or []):
-        steps.append(('copy an empty umqtt/__init__.py',
-                      ['fs', 'cp', rel(UMQTT_INIT), ':' + DEV_UMQTT + '/__init__.py']))
     steps.append(('copy apps/SMM.py (UIFlow runs apps from source)',
                   ['fs', 'cp', rel(APP), ':' + DEV_APP]))
     if config_wanted(state, opts):
         steps.append(('copy %s' % rel(opts.config), ['fs', 'cp', rel(opts.config), ':' + DEV_CONFIG]))
     return steps
+
+
+def choose_mpy(state, opts):
+    """The MicroPython version to precompile for, or None to deploy source (.py)."""
+    have = firmware_mpy(state)
+    if opts.source:
+        say('mpy: --source: deploying lib/*.py (the device compiles each module when it is imported)')
+        return None
+    if opts.mpy:
+        want = MPY_VERSIONS[opts.mpy]
+        if have is not None and have != want:
+            raise DeployError('--mpy %s builds mpy v%d but this firmware loads mpy v%d: use %s'
+                              % (opts.mpy, want, have,
+                                 {4: '--mpy 1.11', 5: '--mpy 1.12'}.get(have, '--source')))
+        return opts.mpy
+    version = {4: '1.11', 5: '1.12'}.get(have)
+    if version is None:
+        say('mpy: cannot precompile for this firmware (%s): deploying lib/*.py instead; '
+            'UIFlow 1.x has MicroPython 1.11 or 1.12, so check the firmware'
+            % ('version unknown' if have is None else 'it loads mpy v%d' % have))
+    return version
 
 
 def config_wanted(state, opts):
@@ -452,26 +456,19 @@ def ntptime_step():
 
 def deploy(opts):
     check_host()
-    jobs = None
-    if opts.mpy:
-        jobs = build_mpy(opts.mpy, opts.build_dir, dry_run=opts.dry_run)
     port = opts.port or 'PORT'
     if opts.dry_run:
         say('dry run: no device is touched; a deploy first asks the device what it has:')
         say('     ' + shown(['connect', port, 'exec', PROBE_SHOWN]))
-        say('dry run: assuming %s' % (
-            'a device with SmartMeter.json' if opts.assume_config else 'a fresh device'))
+        say('dry run: assuming %s with MicroPython %s' % (
+            'a device with SmartMeter.json' if opts.assume_config else 'a fresh device',
+            opts.assume_version))
         state = assumed_state(opts)
     else:
         state = probe(port)
     describe(state)
-
-    if jobs:
-        want, have = MPY_VERSIONS[opts.mpy], firmware_mpy(state)
-        if have is not None and have != want:
-            raise DeployError('--mpy %s builds mpy v%d but this firmware loads mpy v%d: use --mpy %s'
-                              % (opts.mpy, want, have,
-                                 {4: '1.11', 5: '1.12'}.get(have, '(none: deploy .py)')))
+    version = choose_mpy(state, opts)
+    jobs = build_mpy(version, opts.build_dir, dry_run=opts.dry_run) if version else None
 
     copy_config = config_wanted(state, opts)
     if copy_config:
@@ -533,7 +530,10 @@ def parse_args(argv):
     p.add_argument('--force', action='store_true',
                    help='copy SmartMeter.json even when the device already has one')
     p.add_argument('--mpy', choices=sorted(MPY_VERSIONS),
-                   help="precompile for this firmware's MicroPython (1.11 -> mpy v4, 1.12 -> v5)")
+                   help="precompile for this MicroPython (1.11 -> mpy v4, 1.12 -> v5); by default "
+                        "the version the device reports")
+    p.add_argument('--source', action='store_true',
+                   help='deploy lib/*.py instead of precompiled .mpy (the fallback)')
     p.add_argument('--build-only', action='store_true', help='with --mpy: only compile')
     p.add_argument('--build-dir', default=None, help='where build/mpy-<ver>/ goes (default build/)')
     p.add_argument('--config', default=CONFIG,
@@ -549,6 +549,8 @@ def parse_args(argv):
     opts = p.parse_args(argv)
     if opts.build_only and not opts.mpy:
         p.error('--build-only needs --mpy 1.11 or --mpy 1.12')
+    if opts.source and opts.mpy:
+        p.error('--source and --mpy exclude each other')
     if not opts.build_only and not opts.dry_run and not opts.port:
         p.error('--port is needed (or --dry-run, or --mpy VER --build-only)')
     opts.config = os.path.abspath(opts.config)

