@@ -17,7 +17,10 @@ What it measures (tools/bp35emu.py, BP35A1 dialect, seed 1, lib/bp35a1.py + lib/
 - the original app's cadence on the same emulator and session: E7 and E8 as two requests every
   10 s, plus E0 and SetC E5 + Get E2 once a minute;
 - under real MicroPython (node tools/bench_mp.mjs, tools/bench_heap.py, tools/replay.py): bytes
-  the device code allocates per refresh and what is still allocated after 1,000 refreshes.
+  the device code allocates per refresh and what is still allocated after 1,000 refreshes;
+- the heap footprint of the whole app (tools/footprint.py, 24 simulated hours for both the full
+  and the minimal config): the resident bytes of each module, all of a config imported, after
+  start and the peak, against the budgets `make test` enforces.
 """
 import json
 import os
@@ -34,8 +37,9 @@ for _sub in ('lib', 'tools'):
 
 import bp35a1
 import bp35emu
+import footprint
 import meter
-import store
+import util
 
 RBID = '0123456789ABCDEF0123456789ABCDEF'
 PWD = 'PASSWORD1234'
@@ -54,6 +58,11 @@ TARGET_REQUESTS_PER_HOUR = 420
 TARGET_OVERHEAD_MS = 20.0
 TARGET_HEAP_PER_CYCLE = 4096
 TARGET_HEAP_GROWTH = 512
+# The driver's poll interval: a `_NAME = const()` on the device (folded away), an int on CPython.
+POLL_MS = bp35a1._POLL_MS
+# session.stats is a list of counters in this order (lib/meter.py)
+SESSION_STATS = ('requests', 'answers', 'resends', 'timeouts', 'dropped', 'infs', 'rejoins',
+                 'rescans', 'reauths', 'txlimits')
 
 # Published baselines (shared/docs/baselines.md, emulator model of a BP35A1; real-world seconds).
 BASELINES = {
@@ -90,14 +99,14 @@ def emu_round_trip_ms(which, frame_len, baud):
     the wire (ASCII: ~125 header bytes + 2 per frame byte), one driver poll interval."""
     line = 125 + 2 * frame_len + 2
     return (EMU_EVENT21_MS[which] + EMU_ANSWER_MS[which] + frame_len // 2 +
-            wire_ms(line, baud) + bp35a1.POLL_MS)
+            wire_ms(line, baud) + POLL_MS)
 
 
 # ---------------------------------------------------------------------------- helpers
 
 def new_session(emu, clock):
     drv = bp35a1.Bp35a1(emu.uart, clock)
-    return meter.MeterSession(drv, clock, RBID, PWD, cache=store.JsonStore(CACHE))
+    return meter.MeterSession(drv, clock, RBID, PWD, cache=util.JsonStore(CACHE))
 
 
 def boot(emu, clock):
@@ -112,10 +121,10 @@ def boot(emu, clock):
     session.connect(progress)
     reading = None
     for _ in range(10):
-        reading = session.read_instant()
-        if reading is not None and reading['power_w'] is not None:
+        reading = session.read((0xE7, 0xE8))
+        if reading is not None and reading.get(0xE7) is not None:
             break
-    if reading is None or reading['power_w'] is None:
+    if reading is None or reading.get(0xE7) is None:
         raise RuntimeError('no E7 value after boot')
     total = clock.now_ms() - t0
     phases = []
@@ -150,7 +159,7 @@ def run_cadence(emu, clock, session, step, hours, warmup):
     for k in range(warmup + n):
         if k == warmup:
             before = dict(emu.stats)
-            sbefore = dict(session.stats)
+            sbefore = list(session.stats)
             t_start = next_t
         v0 = clock.now_ms()
         c0 = time.perf_counter()
@@ -168,7 +177,8 @@ def run_cadence(emu, clock, session, step, hours, warmup):
             clock.sleep_ms(left)
     sim_h = (clock.now_ms() - t_start) / 3600000.0
     d = {k: emu.stats[k] - before[k] for k in ('requests', 'answers', 'tx_bytes', 'rx_bytes', 'infs')}
-    sd = {k: session.stats[k] - sbefore[k] for k in ('requests', 'answers', 'resends', 'timeouts', 'infs')}
+    sd = {k: session.stats[i] - sbefore[i] for i, k in enumerate(SESSION_STATS)
+          if k in ('requests', 'answers', 'resends', 'timeouts', 'infs')}
     cpu_sorted = sorted(cpu)
     return {
         'simulated_hours': round(sim_h, 3),
@@ -204,7 +214,7 @@ def heap_bench():
     series = rec['mem_series']
     per_cycle = (inst_b + per_b) / float(inst_n + per_n) - harness
     parts = {k: round(v, 1) for k, v in rec['breakdown'].items() if not k.startswith('total')}
-    parts['other: driver and session glue (sendto header, range, result dicts, ...)'] = round(
+    parts['other: driver and session glue (SKSENDTO header, range, result dicts, ...)'] = round(
         per_cycle - sum(parts.values()), 1)
     est = rec['uart_read_alloc_estimate']
     uart_est = (est['instant'] * (PERIOD_EVERY - 1) + est['with_period']) / float(PERIOD_EVERY)
@@ -287,8 +297,9 @@ def main():
     orig = run_cadence(oemu, oclock, osession, cadence_original, SIM_HOURS, WARMUP_REFRESHES)
     t_emul = time.perf_counter() - t_wall
 
-    # 4. heap under real MicroPython
+    # 4. heap under real MicroPython: per refresh, and the footprint of the whole app (24 h)
     heap = heap_bench()
+    foot = footprint.measure(24)
 
     result = {
         'requests_per_hour': ours['requests_per_hour'],
@@ -430,12 +441,29 @@ def main():
           '%.0f ms each), from the literals of its schedule; with its mid-range figures the same sum is %.2f s'
           % (join_bound, rt_bound, result['details']['warm_bound_typical_s']))
 
+    print()
+    print(footprint.table(foot))
+    for problem in footprint.sanity(foot):
+        print('footprint: the run is not trustworthy: ' + problem)
+    result['footprint'] = {
+        'imports_full': foot['imports']['full']['total'],
+        'imports_minimal': foot['imports']['minimal']['total'],
+        'after_start_full': foot['runs']['full']['after_start'],
+        'after_start_minimal': foot['runs']['minimal']['after_start'],
+        'peak_full': foot['runs']['full']['peak'], 'peak_minimal': foot['runs']['minimal']['peak'],
+        'modules': dict((m['name'], m['bytes']) for m in foot['imports']['full']['modules']),
+        'budgets': dict((key, limit) for key, what, limit in footprint.BUDGETS),
+    }
+    with open(os.path.join(BUILD, 'footprint.json'), 'w') as fh:
+        json.dump(foot, fh, indent=1)
+
     result['details']['bench_seconds']['total'] = round(time.perf_counter() - t_wall, 1)
     with open(os.path.join(BUILD, 'bench.json'), 'w') as fh:
         json.dump(result, fh, indent=2, sort_keys=False)
         fh.write('\n')
     with open(os.path.join(BUILD, 'bench.md'), 'w') as fh:
         fh.write(md_table(cmp_rows) + '\n\n' + md_table(tgt_rows) + '\n\n')
+        fh.write(footprint.table(foot) + '\n\n')
         fh.write('Baseline columns: published figures of the original, momonga and the model floor (facts, not '
                  'measured here).  Method:\n\n')
         for k, v in result['details']['methods'].items():
