@@ -202,11 +202,13 @@ class App:
             if view.page and self.ticks.ticks_diff(now, t[_PAGE]) >= _PAGE_MS:
                 t[_PAGE] = now
                 view.show()
-            night = self.cfg.night
-            if night and up // 60 != t[_NIGHT]:
+            if up // 60 != t[_NIGHT]:
+                # once a minute: the wall clock read (which re-bases it, so it never sees the
+                # ticks wrap, meter or not) and the night schedule
                 t[_NIGHT] = up // 60
                 local = self.wall.local()
-                if local is not None:
+                night = self.cfg.night
+                if night and local is not None:
                     m = local // 60 % 1440
                     a, b = night[0], night[1]
                     view.set_night(a <= m < b if a <= b else (m >= a or m < b))
