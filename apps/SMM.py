@@ -84,9 +84,12 @@ def _ntp(cfg):
     """UTC seconds since 1970 from NTP, through the firmware's ntptime."""
     import ntptime
     if hasattr(ntptime, 'client'):
-        # UIFlow >= 1.6.2: sets the RTC to local time (timezone hours).
-        ntptime.client(host=cfg.ntp_host, timezone=cfg.timezone)
-        return utime.time() + EPOCH_2000 - cfg.timezone * 3600
+        # UIFlow >= 1.6.2: sets the RTC to local time (whole timezone hours; a fractional zone
+        # keeps the RTC on UTC).  Integers only: the ESP32's floats are single precision, and a
+        # float near 1.7e9 s is only good to about two minutes.
+        hours = cfg.tz_offset // 3600 if cfg.tz_offset % 3600 == 0 else 0
+        ntptime.client(host=cfg.ntp_host, timezone=hours)
+        return utime.time() + EPOCH_2000 - hours * 3600
     # micropython-lib's ntptime: sets the RTC to UTC.
     ntptime.host = cfg.ntp_host
     ntptime.settime()
@@ -104,6 +107,17 @@ def _backlight(percent):
             axp.setLcdBrightness(percent)
     except Exception:
         pass
+
+
+def _arm_wdt(hw, logger):
+    """One hardware watchdog for the life of the device (it cannot be stopped once armed).
+    Firmware whose WDT takes no timeout (or has none) runs without one rather than with its
+    few-second default, which a long meter wait would trip."""
+    if hw.wdt is None and hasattr(machine, 'WDT'):
+        try:
+            hw.wdt = machine.WDT(timeout=WDT_TIMEOUT_MS)
+        except (TypeError, ValueError, OSError) as e:
+            logger.warning('no watchdog: %s', e)
 
 
 def _heap():
@@ -183,11 +197,7 @@ def main():
     hw.wifi_reconnect = lambda: _wifi_start(cfg, logger)
     hw.wdt = None
 
-    def arm_wdt():
-        # One hardware watchdog for the life of the device (it cannot be stopped once armed).
-        if hw.wdt is None and hasattr(machine, 'WDT'):
-            hw.wdt = machine.WDT(timeout=WDT_TIMEOUT_MS)
-    hw.arm_wdt = arm_wdt
+    hw.arm_wdt = lambda: _arm_wdt(hw, logger)
     hw.reset = machine.reset
     hw.socket = usocket
     hw.select = uselect

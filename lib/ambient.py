@@ -144,6 +144,23 @@ class Ambient:
 
     # -- taking records -------------------------------------------------------------------------
 
+    def reading(self, vals, t, fields):
+        """Queue the app's latest readings (lib/app.py's vals: (R, T) A, W, period, period kWh,
+        period yen, import kWh, export kWh) measured at t (ms since 1970 UTC), each value in the
+        slot the config's ambient fields give it (name -> 'dN'): current in A (R + T), power in
+        kW.  Nothing before the first reading or without a wall time."""
+        a, w, _, kwh, yen, imp, exp = vals
+        if t is None or w is None:
+            return False
+        rec = {'created': t}
+        a = None if not a or a[0] is None and a[1] is None else (a[0] or 0) + (a[1] or 0)
+        for name, value in (('current', a), ('power', w / 1000), ('period_kwh', kwh),
+                            ('period_yen', yen), ('export_kwh', exp), ('import_kwh', imp)):
+            slot = fields.get(name)
+            if slot and value is not None:
+                rec[slot] = value
+        return self.add(rec)
+
     def add(self, record):
         """Queue one record: {'created': int ms since 1970 UTC (2017 or later), 'd1'..'d8':
         numbers (None: no value)}.  Never touches the network; may write one chunk to flash.

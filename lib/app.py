@@ -22,7 +22,7 @@ timers live in one list `t` and the back-offs in one list `retry`, indexed by th
 below, and the readings in one list `vals`.
 """
 import gc
-from util import const, WallClock, JsonStore, from_epoch, to_epoch, days_in_month, days_from_civil
+from util import const, WallClock, JsonStore, from_epoch, to_epoch, days_from_civil
 from meter import MeterSession
 from bp35a1 import Bp35a1
 from charge import BillingPeriod, ymd_text
@@ -127,20 +127,26 @@ class App:
         if cfg.ambient and hw.socket is not None:
             import ambient
             a = cfg.ambient
-            self.ambient = ambient.Ambient(a['channel_id'], a['write_key'], a['url'], hw.socket,
-                                           hw.select, ticks, flash + '/smm_ambient',
-                                           log.child('ambient'), self._wifi_ok)
+            try:
+                self.ambient = ambient.Ambient(a['channel_id'], a['write_key'], a['url'], hw.socket,
+                                               hw.select, ticks, flash + '/smm_ambient',
+                                               log.child('ambient'), self._wifi_ok)
+            except ValueError as e:     # refused settings: measure anyway, say why in the log
+                log.error('Ambient off: %s', e)
         if cfg.mqtt and hw.socket is not None:
             import mqttpub
             self.mqtt = mqttpub.MqttPublisher(cfg.mqtt, ticks, hw.socket, hw.select, hw.ssl,
                                               log.child('mqtt'), hw.device_id, cfg.tz_offset)
+        self.heap = (None, None)    # free heap and the largest free block, as last measured
         self.pressed = 0            # button flags: 1 A, 2 long A, 4 B
         self.busy = False           # inside idle(): it must not run twice at once
         self.last_error = None
         self.connected = False
-        self.due = 3                # E2 wanted: 1 the period start, 2 the chart
+        self.due = 1                # E2 wanted: 1 the period start, 2 the chart
         self.today = None           # (y, m, d) of the chart's today
-        self.chart = [[None] * 49, [None] * 49]   # cumulative counts at 00:00 ... 24:00: today, yesterday
+        # the chart's cumulative counts at 00:00 ... 24:00 of today and yesterday: None until
+        # the chart page is first shown (then read from the meter's history and kept up to date)
+        self.chart = None
         self.n = 0                  # refreshes since the schedule (re)started
         hw.btnA.wasReleased(self._on_a)
         hw.btnA.pressFor(0.8, self._on_a_long)
@@ -196,7 +202,10 @@ class App:
             if p & 1:
                 view.flip()
             if p & 4:
+                if self.chart is None:
+                    self._new_chart(now)
                 view.set_page((view.page + 1) % 3, self)
+                t[_PAGE] = now
             up = self.uptime()
             view.update(self.vals, self.times, up)
             if view.page and self.ticks.ticks_diff(now, t[_PAGE]) >= _PAGE_MS:
@@ -214,7 +223,8 @@ class App:
                     view.set_night(a <= m < b if a <= b else (m >= a or m < b))
         except Exception as e:      # housekeeping must never break a meter wait
             self._error('idle', e)
-        self.busy = False
+        finally:
+            self.busy = False
 
     def _error(self, name, e):
         """Log and keep (masked) for the diagnostics page; -> the masked message."""
@@ -267,8 +277,11 @@ class App:
             self._heap()
 
     def _heap(self):
+        """Free heap and the largest free block, for the log and the diagnostics page (at start
+        and hourly only: finding the largest block takes several collections)."""
         gc.collect()
-        self.log.info('heap: %d bytes free, largest block %d', *self.hw.heap())
+        self.heap = self.hw.heap()
+        self.log.info('heap: %d bytes free, largest block %d', *self.heap)
 
     # ---- meter ------------------------------------------------------------------------------
 
@@ -280,14 +293,16 @@ class App:
             try:
                 stamp, count = echonet.decode(0xEA, edt)
                 y, mo, d, h, mi, s = stamp
-                if not (2016 <= y <= 2099 and 1 <= mo <= 12 and 1 <= d <= days_in_month(y, mo)
-                        and h < 24 and mi < 60 and s < 60):
-                    continue            # a garbled stamp must not reach the calendar code
+                t = to_epoch(y, mo, d, h, mi, s)
+                # a garbled stamp must not reach the calendar code: a real date and time comes
+                # back unchanged from the seconds it gives (2016 to 2099)
+                if from_epoch(t)[:6] != stamp or not 2016 <= y <= 2099:
+                    continue
             except Exception:
                 continue
             if not self.wall.valid:
-                self.wall.set_local(to_epoch(y, mo, d, h, mi, s))
-            if self.today is not None and count is not None:
+                self.wall.set_local(t)
+            if self.today is not None and count is not None and self.chart is not None:
                 slot = h * 2 + (mi >= 30)
                 if (y, mo, d) == self.today:
                     self.chart[0][slot] = count
@@ -365,6 +380,7 @@ class App:
                 hist = s.read_history(day)
                 if hist is not None and b.take_history(hist, local):
                     self._save_baseline()
+                    self.retry[_HISTORY].wait(now, 0)     # the doubling starts again
                 else:
                     self.retry[_HISTORY].failed(now)
             if b.wanted_day(local) is None:
@@ -384,6 +400,12 @@ class App:
                 chart[1][48] = chart[0][0]
             if self.due & 2:
                 self.retry[_CHART].failed(now)
+
+    def _new_chart(self, now):
+        """Empty chart days, to be read from the meter's history at the next refresh."""
+        self.chart = [[None] * 49, [None] * 49]
+        self.due |= 2
+        self.retry[_CHART].wait(now, 0)
 
     def _save_baseline(self):
         b = self.billing.baseline()
@@ -434,24 +456,6 @@ class App:
         self.times[2] = self.times[3] = self.times[4] = up
         return True
 
-    # ---- output -----------------------------------------------------------------------------
-
-    def _record(self):
-        """An Ambient record of the latest readings, or None before the first reading or time."""
-        utc_ms = self.wall.utc_ms()
-        a, w, _, kwh, yen, imp, exp = self.vals
-        if utc_ms is None or w is None:
-            return None
-        rec = {'created': utc_ms}
-        fields = self.cfg.ambient_fields
-        a = None if not a or a[0] is None and a[1] is None else (a[0] or 0) + (a[1] or 0)
-        for name, value in (('current', a), ('power', w / 1000), ('period_kwh', kwh),
-                            ('period_yen', yen), ('export_kwh', exp), ('import_kwh', imp)):
-            slot = fields.get(name)
-            if slot and value is not None:
-                rec[slot] = value
-        return rec
-
     # ---- main loop --------------------------------------------------------------------------
 
     def start(self):
@@ -461,7 +465,10 @@ class App:
         self.connected = self.connect()
         if not self.connected:
             self.retry[_CONNECT].failed(self.ticks.ticks_ms())
-        self.hw.arm_wdt()                    # armed only after start-up (a long first scan)
+        try:
+            self.hw.arm_wdt()                # armed only after start-up (a long first scan)
+        except Exception as e:
+            self._error('watchdog', e)
         now = self.ticks.ticks_ms()
         self.t[_REFRESH] = now
         self.t[_UPLOAD] = self.ticks.ticks_add(now, _AMBIENT_MS)
@@ -501,9 +508,8 @@ class App:
                         today = from_epoch(self.wall.local())[:3]
                         if today != self.today:     # midnight: both chart days read again
                             self.today = today
-                            self.chart = [[None] * 49, [None] * 49]
-                            self.due |= 2
-                            self.retry[_CHART].wait(now, 0)
+                            if self.chart is not None:
+                                self._new_chart(now)
                         if self.due:
                             self._history(now)
                     self.n += 1
@@ -519,9 +525,8 @@ class App:
                     self.view.update(self.vals, self.times, self.uptime())   # at once
                 self.session.poll(0)        # INF pushes and events between refreshes
             if self._due(now, _UPLOAD, _AMBIENT_MS) and self.ambient:
-                rec = self._record()
-                if rec is not None:
-                    self.ambient.add(rec)
+                # a record of the latest readings (lib/ambient.py maps them to d1..d8)
+                self.ambient.reading(self.vals, self.wall.utc_ms(), self.cfg.ambient_fields)
             self.idle()
             self._network(ticks.ticks_ms())
             left = ticks.ticks_diff(t[_REFRESH], ticks.ticks_ms()) if self.connected else _SLICE_MS

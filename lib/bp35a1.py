@@ -95,6 +95,9 @@ class LineParser:
                 n = len(buf)
                 p = self.offset
                 if p >= n:
+                    if n:               # all consumed: let the bytes go (an E2 answer is 540)
+                        self.buf = b''
+                        self.offset = 0
                     return None
                 if buf[p] == _LF:       # the LF of a CR LF, or an empty line
                     self.offset = p + 1
@@ -412,8 +415,10 @@ class Bp35a1:
             # A hung module ignores everything until SKRESET (field logs; the 'hang' scenario).
             self.reset()
             self.command(ver)
-        info = self.command(skinfo) or ''
-        self.side = '' if info.upper().endswith('FFFE') else ' 0'
+        info = self.command(skinfo)
+        # the BP35C0/C2 (dual stack) answer EINFO with a side, the BP35A1 with FFFE; no EINFO
+        # line at all (lost to junk) keeps the BP35A1's commands, the module this app is for
+        self.side = ' 0' if info and not info.upper().endswith('FFFE') else ''
         try:
             self.command(term)
             # a session was ended: its EVENT 27/28 comes within a few seconds
@@ -432,8 +437,12 @@ class Bp35a1:
             if e.args[0] != 'ER04':
                 raise
             mode = '01'                  # no ROPT: output fixed to ASCII (momonga README)
-        if mode != '01':
-            self.command(wopt)
+        try:
+            hexed = int(mode, 16) & 1   # bit 0: ERXUDP data printed in hex ASCII
+        except (TypeError, ValueError):
+            hexed = 0
+        if not hexed:
+            self.command(wopt)          # flash write (about 10,000 in a module's life): only when needed
         self.command('SKSETPWD %X %s' % (len(password), password))
         self.command('SKSETRBID %s' % rbid)
 

@@ -78,8 +78,9 @@ class BillingPeriod:
         self.digits = whole(8 if digits is None else digits, 1, 8)     # None: D7 unknown
         if self.digits is None:
             raise ValueError('digits: must be 1-8')
-        # data: the saved baseline as (start text, count, partial, 'baseline'), used by
-        # update() when its start is this period's (one that is no date never is)
+        # data: the best start known, as (start text, count, partial, source): the saved
+        # baseline at first, then what history or a first reading gave; update() uses it when
+        # its start is this period's again (a clock corrected back and forth)
         self.start = self.start_count = self.source = self.baseline_error = self.data = None
         self.partial = False
         if baseline is not None:
@@ -123,6 +124,7 @@ class BillingPeriod:
             if day is not None and day == self.wanted_day(now) and type(first) is int and \
                     0 <= first < 10 ** self.digits:
                 self.start_count, self.partial, self.source = first, False, 'history'
+                self.data = (ymd_text(self.start), first, False, 'history')
                 return True
         except Exception:
             pass
@@ -137,6 +139,7 @@ class BillingPeriod:
         if type(value) is int and 0 <= value < 10 ** self.digits:
             if self.start_count is None:
                 self.start_count, self.partial, self.source = value, True, 'first'
+                self.data = (ymd_text(self.start), value, True, 'first')
             return (value - self.start_count) % 10 ** self.digits
 
     def baseline(self):

@@ -139,7 +139,7 @@ def load(source):
     if not names:
         _fail(p, 'fields')              # not one field
     url = _get(src, a, p, 'url', _TEXT, 8, 200, 'http://ambidata.io')
-    if url[:7] != 'http://' and url[:8] != 'https://':
+    if url[:7] != 'http://':            # plain HTTP: lib/ambient.py speaks nothing else
         _fail(p, 'url')
     a['url'] = url.rstrip('/')
     key = _get(src, a, p, 'write_key', _TEXT)

@@ -5,7 +5,8 @@ never pays for them.  `draw(view, new)` draws the page `view.page` with the view
 reading what it shows from `view.data`, the app (lib/app.py): the chart's cumulative counts at
 each half hour of today and yesterday (`app.chart`, turned into kWh per half hour with the
 session's units), and the diagnostics (channel, LQI, RSSI, uptime, boots, Wi-Fi, MQTT, the
-Ambient queue, export kWh, free heap and the largest free block, the last error).  `new` is
+Ambient queue, export kWh, free heap and the largest free block as measured at start and hourly,
+the last error).  `new` is
 True after the screen was cleared; otherwise only what changed is drawn again.  It only reads
 the app, never changes it.
 """
@@ -56,7 +57,7 @@ def chart(app):
     """(today, yesterday): 48 half-hour kWh values each, None where a count is missing."""
     s = app.session
     out = []
-    for cum in app.chart:
+    for cum in app.chart or ((None,) * 49, (None,) * 49):
         kwh = [None] * 48
         for i in range(48):
             if cum[i] is not None and cum[i + 1] is not None:
@@ -69,7 +70,7 @@ def diag(app):
     """The diagnostics as the tuple lines() formats."""
     s = app.session
     q = app.ambient.stats() if app.ambient else {}
-    free, largest = app.hw.heap()
+    free, largest = app.heap
     return (s.pan['channel'] if s.pan else None, s.lqi, s.rssi, app.uptime(), app.boots[0],
             app._wifi_ok(), app.mqtt.connected if app.mqtt else None, q.get('queued'),
             q.get('dropped'), app.vals[6], free, largest, app.last_error or app.log.last_error)

@@ -167,6 +167,10 @@ class View:
 
     def __init__(self, lcd, backlight=None, contract=None, night=20):
         self.lcd = lcd
+        # LoBo's numbers when the firmware's lcd does not carry them; rect(..., fillcolor)
+        # where it has no fillRect
+        self.orient = (getattr(lcd, 'LANDSCAPE', 1), getattr(lcd, 'LANDSCAPE_FLIP', 3))
+        self.box = getattr(lcd, 'fillRect', None) or (lambda x, y, w, h, c: lcd.rect(x, y, w, h, c, c))
         self.backlight = backlight
         self.contract = contract
         self.dim = night            # the backlight percent at night
@@ -202,7 +206,7 @@ class View:
 
     def fill(self, x, y, w, h, c=_BLACK):
         if w > 0 and h > 0:
-            self.lcd.fillRect(x, y, w, h, c)
+            self.box(x, y, w, h, c)
 
     def text(self, text, x, y, c, font=None):
         if font is not None:
@@ -221,7 +225,7 @@ class View:
 
     def redraw(self):
         """Orient, clear and draw the current page again."""
-        self.lcd.orient(3 if self.flipped else 1)      # LoBo LANDSCAPE_FLIP / LANDSCAPE
+        self.lcd.orient(self.orient[1 if self.flipped else 0])
         self.font = None
         self.lcd.clear(_BLACK)
         self.raw = [()] * 5
@@ -310,7 +314,10 @@ class View:
         for i in range(5):
             v = vals[i] if vals else None
             t = self.times[i] if vals else None
-            grey = v is None or t is None or not -_STALE_S <= self.now - t <= _STALE_S
+            # stale: current and power after a minute without an update (six refreshes), the
+            # period figures, read once a minute, after two and a half
+            s = _STALE_S if i < 2 else _STALE_S * 5 // 2
+            grey = v is None or t is None or not -s <= self.now - t <= s
             if self.raw[i] == v and self.grey[i] == grey:
                 continue
             self.raw[i] = v

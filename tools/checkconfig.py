@@ -490,8 +490,9 @@ def _rules(raw):
             ck.add('ambient.fields', 'must map at least one of d1..d8 to a value (or leave it out '
                                      'for the default d1-d4)')
     url = ck.text(a, 'url', 'ambient', 8, 200)
-    if url is not None and url.split('//')[0] not in ('http:', 'https:'):
-        ck.add('ambient.url', 'must start with http:// or https://' + ck.got('', url))
+    if url is not None and url.split('//')[0] != 'http:':
+        ck.add('ambient.url', 'must start with http:// (Ambient is sent over plain HTTP; the device '
+                              'has too little heap for TLS)' + ck.got('', url))
     ck.text(a, 'write_key', 'ambient', 1, 64)
     ck.integer(a, 'channel_id', 'ambient', 1, 9999999)
     if _given(a.get('channel_id')) != _given(a.get('write_key')):

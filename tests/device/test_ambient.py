@@ -960,3 +960,19 @@ def test_a_record_with_all_eight_values_goes_through_the_flash():
     run(q, clock, 30)
     assert len(net.stored) == 31 and q.dropped == 0
     assert net.stored[0]['d8'] == big['d8'] or abs(net.stored[0]['d8'] - big['d8']) < 1e-15
+
+
+def test_a_reading_goes_into_the_configured_slots():
+    q, net, clock, lines = make()
+    fields = {'current': 'd1', 'power': 'd2', 'period_kwh': 'd3', 'period_yen': 'd4',
+              'export_kwh': 'd6'}
+    vals = [(10.5, None), 1234, ((2026, 11, 22), (2026, 11, 26)), 64.4, 2954, 7531.3, 12.5]
+    assert q.reading(vals, WALL0, fields)
+    assert json.loads(q.buffer[-1]) == {'created': WALL0, 'd1': 10.5, 'd2': 1.234, 'd3': 64.4,
+                                        'd4': 2954, 'd6': 12.5}
+    # no reading yet, or no wall time: nothing queued
+    assert not q.reading([None] * 7, WALL0, fields) and not q.reading(vals, None, fields)
+    # a value the meter did not give is left out, not sent as zero
+    assert q.reading([(None, None), 800, None, None, None, None, None], WALL0 + 30000, fields)
+    assert json.loads(q.buffer[-1]) == {'created': WALL0 + 30000, 'd2': 0.8}
+    assert q.queued == 2

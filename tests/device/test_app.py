@@ -296,9 +296,13 @@ def test_the_chart_rolls_over_at_midnight():
     start = to_epoch(2026, 11, 26, 14, 50, 0)
     app, clock, emu, hw, lines, wdts, ntp_calls = make(start=start)
     app.start()
-    run_for(app, clock, 60)
-    assert app.today == (2026, 11, 26)
+    run_for(app, clock, 30)
+    assert app.chart is None                        # not read before the chart is first shown
+    hw.btnB.released()
+    run_for(app, clock, 30)
+    assert app.today == (2026, 11, 26) and app.view.page == 1
     assert app.chart[0][46] is not None             # 23:00 slot of the old day
+    assert [t for t in hw.lcd.texts.values() if t.startswith('Today ') and t != 'Today --kWh']
     run_for(app, clock, 900)
     assert app.today == (2026, 11, 27)
     assert app.chart[1][46] is not None             # yesterday now holds the old day
@@ -448,11 +452,21 @@ def test_ambient_records_and_mqtt_states_carry_the_readings():
     assert state['period_start'] == '2026-11-22' and state['lqi'] == app.session.lqi
     assert 0 <= emu.wall() - state['timestamp'] <= 10  # the time of the last refresh
     assert len(published) >= 7                        # every refresh
-    rec = app._record()
-    assert set(rec) == {'created', 'd1', 'd2', 'd3', 'd4', 'd5'}
-    assert rec['d2'] == t['power_w'] / 1000 and rec['d3'] == app.vals[3] and rec['d4'] == app.vals[4]
-    assert abs(rec['created'] // 1000 - emu.wall()) <= 1     # measured now, kept with the record
     assert app.ambient.queued >= 2                    # no network: kept, none lost
+    # the next record: what the app read then, in the configured slots
+    taken = []
+    reading = app.ambient.reading
+    app.ambient.reading = lambda vals, t, fields: taken.append((list(vals), t)) or reading(vals, t, fields)
+    run_for(app, clock, 30)
+    import json
+    rec = json.loads(app.ambient.buffer[-1])           # as it will be sent
+    vals, t = taken[-1]
+    assert set(rec) == {'created', 'd1', 'd2', 'd3', 'd4', 'd5'} and rec['created'] == t
+    assert abs(rec['d1'] - (vals[0][0] + (vals[0][1] or 0))) < 1e-6     # A, R + T
+    assert abs(rec['d2'] - vals[1] / 1000) < 1e-6                        # kW
+    assert rec['d3'] == vals[3] and rec['d4'] == vals[4]                 # period kWh and yen
+    assert abs(rec['d5'] - vals[5]) < 1e-6                               # import kWh
+    assert abs(t // 1000 - emu.wall()) <= 30           # measured then, kept with the record
 
 
 def test_boots_are_counted_across_restarts_and_a_strange_file_starts_again():
@@ -464,3 +478,87 @@ def test_boots_are_counted_across_restarts_and_a_strange_file_starts_again():
         f.write('{"boots": 7, "resets_without_data": 1}')      # an older format: not trusted
     app3 = make(keep_flash=True)[0]
     assert app3.boots == [1, 0]
+
+
+def test_a_watchdog_that_cannot_be_armed_does_not_stop_the_app():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make()
+
+    def no_watchdog():
+        raise TypeError('function does not take keyword arguments')
+    hw.arm_wdt = no_watchdog
+    app.start()
+    run_for(app, clock, 30)
+    assert app.view.shown[1].endswith('W') and app.view.shown[1] != '--W'   # readings go on
+    assert 'watchdog' in app.last_error
+
+
+def test_refused_ambient_settings_leave_the_meter_running():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make(
+        ambient={'channel_id': '123', 'write_key': 'KEY4567890123456'})
+    hw.socket = NoNetwork
+    import ambient
+    real = ambient.Ambient
+
+    def refuse(*args):
+        raise ValueError('ambient: need an http:// url')
+    ambient.Ambient = refuse
+    try:
+        app = App(hw, app.cfg, app.log)
+    finally:
+        ambient.Ambient = real
+    assert app.ambient is None and [l for l in lines if 'Ambient off' in l]
+    app.start()
+    run_for(app, clock, 30)
+    assert app.vals[1] is not None
+
+
+def test_the_diagnostics_page_does_not_probe_the_heap_every_refresh():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make()
+    probes = []
+    hw.heap = lambda: probes.append(clock.now_ms()) or (30000, 9000)
+    app.start()
+    hw.btnB.released()
+    run_for(app, clock, 1)
+    hw.btnB.released()
+    run_for(app, clock, 120)
+    assert app.view.page == 2 and 'heap 30000 free' in hw.lcd.texts.values()
+    assert len(probes) == 1                         # at start only (then hourly), not per refresh
+
+
+def test_idle_is_usable_again_after_an_interrupt():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make()
+    app.start()
+
+    def interrupted():
+        raise KeyboardInterrupt
+    app.view.flip = interrupted
+    app.pressed = 1
+    clock.sleep_ms(300)
+    try:
+        app.idle()
+    except KeyboardInterrupt:
+        pass
+    assert app.busy is False                        # a stuck flag would stop watchdog and screen
+
+
+def test_pages_refresh_after_days_on_the_main_page():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make()
+    app.start()
+    shown = []
+    app.view.show = lambda: shown.append(clock.now_ms())
+    # t[3], the last page refresh, left behind for a week: ticks_diff sees it in the future
+    app.t[3] = clock.ticks_add(clock.ticks_ms(), 300000000)
+    hw.btnB.released()
+    run_for(app, clock, 30)
+    assert len(shown) >= 4                          # every 5 s while the page is up
+
+
+def test_the_history_back_off_starts_again_after_a_success():
+    app, clock, emu, hw, lines, wdts, ntp_calls = make()
+    read = app.session.read_history
+    answers = [None, None]                          # the first two asks go unanswered
+    app.session.read_history = lambda day: answers.pop(0) if answers else read(day)
+    app.start()
+    run_for(app, clock, 600)
+    assert app.billing.source == 'history'
+    assert app.retry[3].delay == app.retry[3].first  # the next period's first retry: a minute

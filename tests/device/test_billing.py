@@ -307,6 +307,27 @@ def test_new_period_forgets_the_old_start():
     assert bp.count(12050) == 40
 
 
+def test_a_clock_corrected_back_and_forth_keeps_the_start_found_since_boot():
+    # Booted with an old (partial) baseline; the meter's history gives the exact start; then
+    # the clock jumps into the previous period (meter time, then NTP) and back: the exact start
+    # found since boot is kept, not the baseline the app booted with.
+    bp = BillingPeriod(22, 6, {'start': '2025-01-22', 'count': 12300, 'partial': True})
+    now = at(2025, 1, 25)
+    bp.update(now)
+    assert bp.take_history((3, slots(12000)), now) and bp.source == 'history'
+    assert bp.update(at(2025, 1, 21)) is True and bp.start == (2024, 12, 22)
+    assert bp.update(now) is True
+    assert (bp.start_count, bp.partial, bp.source) == (12000, False, 'history')
+    assert bp.wanted_day(now) is None and bp.count(12345) == 345
+    # the same for a start taken from the first reading
+    bp = BillingPeriod(22, 6)
+    bp.update(now)
+    assert bp.count(12100) == 0 and bp.source == 'first'
+    bp.update(at(2025, 1, 21))
+    bp.update(now)
+    assert bp.start_count == 12100 and bp.partial is True and bp.count(12150) == 50
+
+
 def test_bad_saved_baseline_is_dropped_with_a_reason():
     for bad in ({'start': '2025-01-22', 'count': -1}, {'start': '2025-01-22', 'count': 1000000},
                 {'start': 20250122, 'count': 1}, {'start': '2025-01-22'}, {'count': 1},

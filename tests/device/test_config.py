@@ -212,6 +212,8 @@ ERRORS = [
     # a typo of a required key: the key it misses is named first (checkconfig names both)
     ({'ambient': {'chanel_id': '1', 'write_key': WRITE_KEY}}, 'ambient.channel_id: missing'),
     ({'colect_date': '22', 'collect_date': DROP}, 'collect_date: missing'),
+    ({'ambient': {'channel_id': '1', 'write_key': WRITE_KEY, 'url': 'https://ambidata.io'}},
+     'ambient.url'),
     ({'ambient': {'channel_id': '1', 'write_key': WRITE_KEY, 'url': 'ftp://x.example'}},
      'ambient.url: invalid'),
     ({'ambient': {'channel_id': '1', 'write_key': WRITE_KEY, 'fields': {'d9': 'power'}}},

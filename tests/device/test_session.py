@@ -703,3 +703,30 @@ def test_stats_count_in_the_documented_order():
         assert s.feed(item) is None
     want.update(reauths=1, txlimits=1, infs=1, dropped=1)
     assert dict(zip(STATS, s.stats)) == want
+
+
+def bring_up(einfo, ropt, wopt=False):
+    """A bring-up on the scripted UART: the EINFO line and the ROPT answer given; the script
+    answers a WOPT only where one is expected (an unexpected one would time out)."""
+    return driver([(b'SKVER', b'EVER 1.2.10\r\nOK\r\n'), (b'SKINFO', einfo + b'OK\r\n'),
+                   (b'SKTERM', b'FAIL ER10\r\n'), (b'SKSREG SFE 0', b'OK\r\n'), (b'ROPT', ropt)] +
+                  ([(b'WOPT', b'OK\r')] if wopt else []) +
+                  [(b'SKSETPWD', b'OK\r\n'), (b'SKSETRBID', b'OK\r\n')])[0]
+
+
+def test_wopt_is_written_only_when_ropt_says_binary():
+    einfo = ('EINFO %s 001D129012345678 21 8888 FFFE\r\n' % Z).encode()
+    for ropt, written in ((b'OK 01\r', False), (b'OK 03\r', False), (b'OK 00\r', True),
+                          (b'OK 02\r', True), (b'FAIL ER04\r', False)):
+        drv = bring_up(einfo, ropt, written)
+        drv.start('0123456789ABCDEF0123456789ABCDEF', 'PASSWORD1234')
+        assert (b'WOPT 01\r' in drv.uart.written) == written, ropt
+
+
+def test_a_lost_einfo_line_keeps_the_bp35a1_commands():
+    drv = bring_up(b'', b'OK 01\r')                 # EINFO lost to UART junk: only OK came
+    drv.start('0123456789ABCDEF0123456789ABCDEF', 'PASSWORD1234')
+    assert drv.side == ''
+    drv = bring_up(('EINFO %s 001D129012345678 21 8888 0\r\n' % Z).encode(), b'OK 01\r')
+    drv.start('0123456789ABCDEF0123456789ABCDEF', 'PASSWORD1234')
+    assert drv.side == ' 0'                         # the dual-stack family prints its side

@@ -120,13 +120,9 @@ class FakeApp:
         self.mqtt = mqtt
         self.ambient = queue
         self.vals = [None] * 6 + [export]
-        self.heap_figures = heap
-        self.hw = self
+        self.heap = heap
         self.last_error = error
         self.log = self
-
-    def heap(self):
-        return self.heap_figures
 
     def uptime(self):
         return self.up
@@ -356,9 +352,17 @@ def test_the_value_keeps_its_font_and_the_contract_gives_way():
 
 
 def test_stale_values_are_greyed_out():
+    # current and power (read every 10 s) after a minute; the period figures (read once a
+    # minute) after two and a half, so a read that comes a second late does not flicker them
     lcd, v = make()
     update(v, readings(age=61))
-    for text in ('12', '1234W', '11-22~11-26', '123.4', '3456'):
+    for text in ('12', '1234W'):
+        assert lcd.printed(text)[4] == STALE, text
+    for text in ('11-22~11-26', '123.4', '3456'):
+        assert lcd.printed(text)[4] == ORANGE, text
+    lcd.take()
+    update(v, readings(age=151))
+    for text in ('11-22~11-26', '123.4', '3456'):
         assert lcd.printed(text)[4] == STALE, text
     lcd.take()
     update(v, readings(age=30))
@@ -374,7 +378,8 @@ def test_values_grey_out_when_updates_stop():
     update(v, r, NOW + 30)
     assert lcd.prints() == []
     update(v, r, NOW + 61)
-    assert lcd.printed('1234W')[4] == STALE
+    assert lcd.printed('1234W')[4] == STALE and lcd.printed('123.4') is None
+    update(v, r, NOW + 151)
     assert lcd.printed('123.4')[4] == STALE
 
 
@@ -592,3 +597,25 @@ def test_bad_values_never_crash():
     assert v.shown == ['--', '--W', '--~--', '--', '--']
     v.update(None, None, NOW)
     assert v.shown[POWER] == '--W'
+
+
+def test_an_lcd_without_fill_rect_gets_filled_rects_and_its_own_orientation_numbers():
+    class OldLcd:
+        """An lcd with rect(..., fillcolor) but no fillRect, and orientation numbers of its own."""
+        LANDSCAPE = 5
+        LANDSCAPE_FLIP = 7
+
+        def __init__(self):
+            self.fake = FakeLcd()
+            self.calls = self.fake.calls
+            for name in ('orient', 'clear', 'rect', 'line', 'font', 'print', 'textWidth', 'fontSize',
+                         'printed', 'take'):
+                setattr(self, name, getattr(self.fake, name))
+    lcd = OldLcd()
+    v = View(lcd, contract=50)
+    assert lcd.calls[0] == ('orient', 5)
+    lcd.fake.take()
+    update(v, readings(power=1300))
+    assert ('rect', 73, 3, 84, 25, BLACK, BLACK) in lcd.fake.calls and lcd.printed('1300W')
+    v.flip()
+    assert ('orient', 7) in lcd.fake.calls

@@ -68,7 +68,7 @@ GOOD = [
         contract_amperage=30),
     doc(tariff=None), doc(tariff=''),
     doc(ambient=DROP), doc(ambient=None), doc(ambient=''), doc(ambient={}),
-    doc(ambient={'channel_id': '', 'write_key': '', 'url': 'https://x.example/'}),
+    doc(ambient={'channel_id': '', 'write_key': '', 'url': 'http://x.example/'}),
     doc('ambient.url', 'http://localhost:8080//'),
     doc('ambient.fields', {'d1': 'power', 'd8': 'import_kwh', '_c': 'x'}),
     doc('ambient.fields', None), doc('ambient.fields', ''),
@@ -134,6 +134,7 @@ BAD = [
     doc('ambient.channel_id', 10000000), doc('display.night.start', '24:00'),
     doc('ambient.write_key', DROP), doc('ambient.write_key', 'a b'), doc('ambient.write_key', 'k' * 65),
     doc('ambient.chanel_id', 1), doc('ambient.url', 'ftp://x.example'), doc('ambient.url', 'http:/'),
+    doc('ambient.url', 'https://ambidata.io'),           # lib/ambient.py speaks plain HTTP only
     doc('ambient.fields', {'d9': 'power'}), doc('ambient.fields', {'d1': 'volts'}),
     doc('ambient.fields', {'d1': 'power', 'd2': 'power'}), doc('ambient.fields', {}),
     doc('ambient.fields', {'_c': 1}), doc('ambient.fields', []), doc('ambient.fields', {'D1': 'power'}),

@@ -129,7 +129,7 @@ def test_stale_values_show_no_live_colour(lcd):
     v = view.View(lcd, contract=50)
     r = readings()
     update(v, r)
-    update(v, r, NOW + 120)
+    update(v, r, NOW + 160)              # past every region's limit (the period figures: 150 s)
     img = lcd._sim.image()
     counts = colours(img, (0, 0, 160, 80))
     for live in (BLUE, ORANGE, RED, GREEN):
