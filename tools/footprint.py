@@ -39,6 +39,10 @@ BUDGETS = (
     ('runs.full.after_start', 'after App.start(), full config', 64 * KB),
     ('runs.full.peak', 'peak live heap over the run, full config', 72 * KB),
     ('runs.minimal.after_start', 'after App.start(), minimal config', 40 * KB),
+    # the refresh path (tools/bench_mp.mjs: session.read + poll on replayed answers): no worse
+    # than before this budget existed (2,973 B a refresh, nothing kept over 1,000 refreshes)
+    ('refresh.bytes', 'heap allocated per 10-s refresh (garbage, collected)', 2973),
+    ('refresh.growth', 'heap kept after 1,000 refreshes', 0),
 )
 
 RBID = '0123456789ABCDEF0123456789ABCDEF'
@@ -158,6 +162,13 @@ def measure(hours, configs=('full', 'minimal'), minimal_hours=None):
     return res
 
 
+def refresh():
+    """Heap per refresh and growth over 1,000 refreshes (tools/bench.py's MicroPython part)."""
+    import bench
+    heap = bench.heap_bench()
+    return {'bytes': heap['heap_bytes_per_cycle'], 'growth': heap['heap_growth_bytes']}
+
+
 def get(res, key):
     """The figure at a dotted key, or None when that config was not run."""
     v = res
@@ -256,6 +267,7 @@ def main(argv=None):
                 print('%s (%d): %s' % (m['name'], len(m.get('names', ())), ' | '.join(m.get('names', ()))))
         return 0
     res = measure(args.hours, args.config or ('full', 'minimal'), args.minimal_hours)
+    res['refresh'] = refresh()
     with open(args.json, 'w') as f:
         json.dump(res, f, indent=1)
     print(table(res))
