@@ -243,6 +243,11 @@ def _given(value):
     return value is not None and value != ''
 
 
+def _join(path, key):
+    """The dotted name of key inside the section at path ('' is the top level)."""
+    return path + '.' + key if path else key
+
+
 def _ascii_digits(text):
     return text != '' and all('0' <= c <= '9' for c in text)
 
@@ -284,16 +289,15 @@ class _Checker:
         for key in section:
             if key[:1] == '_' or key in known:
                 continue
-            where = path + '.' + key if path else key
+            where = _join(path, key)
             guess = difflib.get_close_matches(key, known, 1, 0.6)
             self.add(where, 'unknown key%s (allowed here: %s; keys starting with "_" are comments)'
                      % (' - did you mean "%s"?' % guess[0] if guess else '', ', '.join(known)))
 
     def section(self, raw, key, path=''):
         """raw[key]: None when not given, the dict, or None after a problem."""
-        value = raw.get(key)
-        where = path + '.' + key if path else key
-        if not _given(value):
+        where, value = self.field(raw, key, path, False)
+        if value is None:
             return None
         if type(value) is not dict:
             self.add(where, 'must be an object {...}' + self.got(where, value))
@@ -301,12 +305,19 @@ class _Checker:
         self.keys(value, where)
         return value
 
-    def integer(self, raw, key, path, lo, hi, required=False, hint=''):
-        where = path + '.' + key if path else key
+    def field(self, raw, key, path, required):
+        """(where, raw[key]), the value None when not given; a missing required key is a problem."""
+        where = _join(path, key)
         value = raw.get(key)
         if not _given(value):
             if required:
                 self.add(where, 'missing' + (' (%s)' % HINTS[where] if where in HINTS else ''))
+            return where, None
+        return where, value
+
+    def integer(self, raw, key, path, lo, hi, required=False, hint=''):
+        where, value = self.field(raw, key, path, required)
+        if value is None:
             return None
         if whole(value, lo, hi) is None:
             extra = ''
@@ -323,11 +334,8 @@ class _Checker:
         return whole(value, lo, hi)
 
     def text(self, raw, key, path, lo, hi, printable=True, required=False):
-        where = path + '.' + key if path else key
-        value = raw.get(key)
-        if not _given(value):
-            if required:
-                self.add(where, 'missing' + (' (%s)' % HINTS[where] if where in HINTS else ''))
+        where, value = self.field(raw, key, path, required)
+        if value is None:
             return None
         if type(value) is not str:
             self.add(where, 'must be a string%s' % self.got(where, value))

@@ -1,16 +1,9 @@
 """tools/echonet_host.py: the identity and node-profile properties the device does not decode."""
-import echonet
+import pytest
+
 import echonet_host as eh
 from util import unhex
 from echonet import EchonetError
-
-
-def raises(fn, *args):
-    try:
-        fn(*args)
-    except EchonetError:
-        return True
-    return False
 
 
 def test_decode_identity_properties():
@@ -59,7 +52,8 @@ def test_property_map_bitmap_form():
 def test_node_profile_context():
     # D3 means "number of instances" (3 bytes) on the node profile, "coefficient" on the meter.
     assert eh.decode(0xD3, unhex('000001'), b'\x0e\xf0\x01') == 1
-    assert raises(eh.decode, 0xD3, unhex('000001'))
+    with pytest.raises(EchonetError):
+        eh.decode(0xD3, unhex('000001'))
     assert eh.decode(0xD7, unhex('010288'), b'\x0e\xf0\x01') == [b'\x02\x88']
     assert eh.decode(0xD6, unhex('01028801'), b'\x0e\xf0\x01') == [b'\x02\x88\x01']
     assert eh.decode(0xD5, unhex('02028801028802')) == [b'\x02\x88\x01', b'\x02\x88\x02']
@@ -67,11 +61,12 @@ def test_node_profile_context():
     assert eh.decode(0xD5, unhex('01028801')) == [b'\x02\x88\x01']
 
 
-def test_wrong_length_edt_raises():
-    for epc, edt in ((0x80, '3030'), (0x82, '000046'), (0x8A, '0016'), (0x9F, '0380E7'),
-                     (0x9F, '148000'), (0xD5, '0202880102'), (0xD6, '01028801FF'),
-                     (0x8D, '41' * 13)):
-        assert raises(eh.decode, epc, unhex(edt)), hex(epc)
+@pytest.mark.parametrize('epc,edt', ((0x80, '3030'), (0x82, '000046'), (0x8A, '0016'),
+                                     (0x9F, '0380E7'), (0x9F, '148000'), (0xD5, '0202880102'),
+                                     (0xD6, '01028801FF'), (0x8D, '41' * 13)))
+def test_wrong_length_edt_raises(epc, edt):
+    with pytest.raises(EchonetError):
+        eh.decode(epc, unhex(edt))
 
 
 def test_unit_multiplier_table():
