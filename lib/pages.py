@@ -6,9 +6,8 @@ reading what it shows from `view.data`, the app (lib/app.py): the chart's cumula
 each half hour of today and yesterday (`app.chart`, turned into kWh per half hour with the
 session's units), and the diagnostics (channel, LQI, RSSI, uptime, boots, Wi-Fi, MQTT, the
 Ambient queue, export kWh, free heap and the largest free block as measured at start and hourly,
-the last error).  `new` is
-True after the screen was cleared; otherwise only what changed is drawn again.  It only reads
-the app, never changes it.
+the last error).  `new` is True after the screen was cleared; otherwise only what changed is
+drawn again.  It only reads the app, never changes it.
 """
 from util import const
 from view import fmt, fit, rint
